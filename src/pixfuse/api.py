@@ -1,0 +1,239 @@
+"""The public entry points: :func:`fuse` and :func:`evaluate`.
+
+``fuse`` validates everything before any work (count, shapes, dtypes, values,
+parameters) and applies the colour policy, so no method re-implements it.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, ParameterError, ShapeMismatchError
+from .ops.color import fuse_chroma, rgb_to_ycbcr, ycbcr_to_rgb
+from .registry import MethodSpec, get_method, get_metric, metric_specs
+
+#: Smallest accepted side length of a source image (windowed methods and
+#: pyramids need some extent; a 1x1 "image" is almost always a mistake).
+MIN_SIDE = 8
+
+#: Method used by ``fuse(task=...)`` / ``pixfuse fuse --task`` when none is named.
+DEFAULT_METHODS: dict[str, str] = {
+    "ivif": "lp",
+    "medical": "lp",
+    "multi_focus": "lp",
+    "multi_exposure": "lp",
+    "general": "lp",
+}
+
+
+def as_float_image(img: Any, index: int = 0, *, check_range: bool = True) -> np.ndarray:
+    """Validate one source and convert it to float32 in [0, 1].
+
+    uint8 is divided by 255, uint16 by 65535, bool becomes {0, 1}; float data
+    must be finite and (with ``check_range``) lie in [0, 1].
+    """
+    a = np.asarray(img)
+    name = f"source {index}"
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise InputError(f"{name}: unsupported dtype {a.dtype}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3):
+        raise InputError(f"{name}: expected a 2-D (HxW) or 3-D (HxWxC) array, got {a.ndim}-D shape {a.shape}")
+    if a.ndim == 3 and a.shape[2] != 3:
+        raise InputError(f"{name}: expected 1 or 3 channels, got {a.shape[2]} (shape {a.shape})")
+    if min(a.shape[0], a.shape[1]) < MIN_SIDE:
+        raise InputError(f"{name}: image of {a.shape[0]}x{a.shape[1]} pixels is too small (minimum {MIN_SIDE}x{MIN_SIDE})")
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / np.float32(255)
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) / np.float32(65535)
+    if a.dtype == np.bool_:
+        return a.astype(np.float32)
+    if a.dtype.kind in "iu":
+        raise InputError(f"{name}: integer dtype {a.dtype} is ambiguous; pass uint8, uint16 or float in [0, 1]")
+    f = a.astype(np.float32)
+    if not np.isfinite(f).all():
+        raise InputError(f"{name}: contains NaN or infinite values")
+    if check_range:
+        lo, hi = float(f.min()), float(f.max())
+        if lo < -1e-6 or hi > 1 + 1e-6:
+            raise InputError(
+                f"{name}: float values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}] (scale your data first)"
+            )
+    return f
+
+
+def _check_count(spec: MethodSpec, n: int) -> None:
+    lo, hi = spec.n_inputs
+    if n < lo or (hi is not None and n > hi):
+        want = f"exactly {lo}" if hi == lo else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+        raise InputError(f"method {spec.name!r} needs {want} source images, got {n}")
+
+
+def _check_shapes(imgs: Sequence[np.ndarray]) -> None:
+    h0, w0 = imgs[0].shape[:2]
+    for i, im in enumerate(imgs[1:], 1):
+        if im.shape[:2] != (h0, w0):
+            raise ShapeMismatchError(
+                f"source sizes differ: source 0 is {h0}x{w0} (HxW), source {i} is {im.shape[0]}x{im.shape[1]}"
+            )
+
+
+def resolve_method(method: str | None, task: str | None) -> MethodSpec:
+    if method is None:
+        task_key = task or "general"
+        if task_key not in DEFAULT_METHODS:
+            raise ParameterError(f"no default method for task {task!r}; name one with method=")
+        method = DEFAULT_METHODS[task_key]
+    spec = get_method(method)
+    if task is not None and task not in spec.tasks and "general" not in spec.tasks:
+        raise ParameterError(f"method {spec.name!r} does not serve task {task!r} (it serves {', '.join(spec.tasks)})")
+    return spec
+
+
+def _unpack(result: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    if isinstance(result, tuple):
+        img, maps = result
+        return np.asarray(img), dict(maps)
+    return np.asarray(result), {}
+
+
+def fuse(
+    images: Sequence[Any],
+    method: str | None = None,
+    *,
+    task: str | None = None,
+    return_maps: bool = False,
+    **params: Any,
+) -> Any:
+    """Fuse source images with a registered method.
+
+    Parameters
+    ----------
+    images
+        Sequence of HxW or HxWx3 arrays (uint8, uint16, bool, or float in [0, 1]).
+        Order matters where the task says so (IVIF: infrared then visible;
+        medical: anatomical then functional; pansharpening: PAN then MS).
+    method
+        Registered name or alias (see :func:`pixfuse.list_methods`).
+    task
+        Optional task; picks its default method when ``method`` is None and
+        checks that the method serves it.
+    return_maps
+        Also return the method's auxiliary maps (e.g. a focus ``depth`` map).
+    **params
+        Method parameters; unknown names and out-of-range values are errors.
+
+    Returns
+    -------
+    fused : ndarray float32 in [0, 1] (HxW, or HxWx3 when any source is colour),
+    or ``(fused, maps)`` with ``return_maps=True``.
+
+    Notes
+    -----
+    Colour policy (methods declaring ``color="luminance"``): grey sources are
+    fused as they are; when some sources are colour, the Y channels (BT.601
+    YCbCr) are fused and the chroma is taken from the colour source (several
+    colour sources: their Cb/Cr combined by :func:`pixfuse.ops.color.fuse_chroma`).
+    Methods declaring ``color="channels"`` receive the images as given (grey
+    sources replicated to RGB when others are colour) and apply shared weights
+    to every channel.  ``color="native"`` methods (pansharpening) receive raw
+    arrays and validate them themselves.
+    """
+    spec = resolve_method(method, task)
+    if isinstance(images, np.ndarray) and images.ndim >= 4 and spec.color != "native":
+        images = list(images)
+    if not isinstance(images, (list, tuple)) and not (isinstance(images, np.ndarray) and images.ndim >= 3):
+        raise InputError("images must be a sequence of arrays")
+    imgs_in = list(images)
+    _check_count(spec, len(imgs_in))
+    kw = spec.validate_params(params)
+    if spec.color == "native":
+        img, maps = _unpack(spec.func(imgs_in, **kw))
+        return (img, maps) if return_maps else img
+    imgs = [as_float_image(im, i) for i, im in enumerate(imgs_in)]
+    _check_shapes(imgs)
+    colour = [im.ndim == 3 for im in imgs]
+    maps: dict[str, np.ndarray]
+    if spec.color == "channels":
+        if any(colour) and not all(colour):
+            imgs = [im if im.ndim == 3 else np.repeat(im[:, :, None], 3, axis=2) for im in imgs]
+        out, maps = _unpack(spec.func(imgs, **kw))
+    elif not any(colour):
+        out, maps = _unpack(spec.func(imgs, **kw))
+    else:
+        ycc = {i: rgb_to_ycbcr(im) for i, im in enumerate(imgs) if im.ndim == 3}
+        lum = [ycc[i][:, :, 0] if i in ycc else im for i, im in enumerate(imgs)]
+        y, maps = _unpack(spec.func(lum, **kw))
+        cb = fuse_chroma([c[:, :, 1] for c in ycc.values()])
+        cr = fuse_chroma([c[:, :, 2] for c in ycc.values()])
+        out = ycbcr_to_rgb(np.dstack([y.astype(np.float32), cb, cr]))
+    out = np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
+    if out.shape[:2] != imgs[0].shape[:2]:
+        raise RuntimeError(f"method {spec.name} returned shape {out.shape}, expected {imgs[0].shape[:2]}")
+    return (out, maps) if return_maps else out
+
+
+def evaluate(
+    fused: Any,
+    sources: Sequence[Any] | None = None,
+    metrics: str | Sequence[str] = "all",
+    reference: Any = None,
+    *,
+    task: str | None = None,
+) -> dict[str, float]:
+    """Compute quality metrics of a fused image.
+
+    Parameters
+    ----------
+    fused
+        The fused image (array as accepted by :func:`fuse`, or the metric's own
+        documented input for pansharpening arrays).
+    sources
+        The source images the metric compares against.
+    metrics
+        ``"all"`` (every metric whose inputs are available, optionally limited
+        to ``task``) or a list of names/aliases.
+    reference
+        Ground-truth image for full-reference metrics.
+
+    Returns
+    -------
+    dict mapping each metric's registered name to its value (float; ``nan``
+    only where the metric's docstring documents it).
+    """
+    if isinstance(metrics, str):
+        if metrics != "all":
+            names = [metrics]
+        else:
+            names = []
+            for s in metric_specs(task):
+                if s.needs in ("sources",) and not sources:
+                    continue
+                if s.needs in ("reference",) and reference is None:
+                    continue
+                if s.needs == "sources+reference" and (reference is None or not sources):
+                    continue
+                names.append(s.name)
+    else:
+        names = list(metrics)
+    specs = [get_metric(n) for n in names]
+    for s in specs:
+        if s.needs in ("sources", "sources+reference") and not sources:
+            raise InputError(f"metric {s.name!r} needs the source images")
+        if s.needs in ("reference", "sources+reference") and reference is None:
+            raise InputError(f"metric {s.name!r} needs a reference image")
+    srcs = list(sources) if sources is not None else []
+    out: dict[str, float] = {}
+    for s in specs:
+        v = s.func(fused, srcs, reference=reference)
+        out[s.name] = float(v) if not isinstance(v, float) else v
+    return out
+
+
+def _isnan(x: float) -> bool:
+    return isinstance(x, float) and math.isnan(x)
