@@ -102,3 +102,11 @@ def test_demo(tmp_path):
         assert f'src="{sub}/fused_' in html
         assert any((tmp_path / "demo" / sub).glob("fused_*.png"))
     assert str((tmp_path / "demo" / "index.html").resolve()) in r.stdout
+
+
+def test_max_pixels_option(tmp_path):
+    p = write_image(tmp_path / "a.png", np.zeros((30, 30), np.float32))
+    r = run_cli("--max-pixels", "100", "info", p)
+    assert r.returncode == 2 and "exceeds the limit of 100" in r.stderr
+    _no_traceback(r)
+    assert run_cli("--max-pixels", "1000", "info", p).returncode == 0

@@ -29,3 +29,18 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
         k, v = it.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+@app.callback()
+def _global_options(
+    max_pixels: int = typer.Option(
+        None, "--max-pixels", help="Largest image (width x height) to decode; default 2^28 or $PIXFUSE_MAX_PIXELS."
+    ),
+) -> None:
+    """Pixel-level image fusion: methods, metrics, benchmarks."""
+    if max_pixels is not None:
+        from ..io import set_max_pixels
+
+        if max_pixels <= 0:
+            raise fail("--max-pixels must be positive")
+        set_max_pixels(max_pixels)

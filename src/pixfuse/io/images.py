@@ -87,7 +87,7 @@ def _check_pixels(path: Path, w: int, h: int, limit: int | None) -> None:
     if w * h > lim:
         raise ImageTooLargeError(
             f"{path}: {w}x{h} = {w * h} pixels exceeds the limit of {lim} "
-            "(possible decompression bomb; raise it with set_max_pixels / PIXFUSE_MAX_PIXELS / --max-pixels)"
+            "(possible decompression bomb; raise the limit with pixfuse.io.set_max_pixels, $PIXFUSE_MAX_PIXELS or `pixfuse --max-pixels N`)"
         )
     if w <= 0 or h <= 0:
         raise ImageReadError(f"{path}: invalid image size {w}x{h}")
