@@ -1,0 +1,287 @@
+"""Global (whole-scene) statistics that stay exact when a scene is processed in tiles.
+
+Many pansharpening methods use statistics of the *whole* image: the means and
+standard deviations of histogram matching, the covariances of Gram-Schmidt,
+the least-squares fits of GSA, BDSD and MTF-GLP-CBD, the minima of haze
+correction.  Computed on one tile, these differ from tile to tile, and a
+tiled result would show seams and differ from whole-image processing.
+
+A method that computes such statistics through the functions of this module
+(:func:`mean`, :func:`std`, :func:`var`, :func:`cov`, :func:`lstsq`,
+:func:`amin`, :func:`amax`) runs unchanged on a whole image (they are plain
+numpy reductions there), and becomes *tile-exact* under
+:func:`pixfuse.tiling.pansharpen_tiled`, which runs it in passes:
+
+1. **collect** — on every tile, each statistic is computed from the tile's
+   *core* pixels only (the part of the tile that does not overlap its
+   neighbours) as additive sufficient statistics (count, sums, cross
+   products, minima), the method continuing with the tile-local value;
+2. the tile sums are added up, which gives the whole-scene statistics to
+   floating-point rounding;
+3. **replay** — every tile is run again with each statistic replaced by its
+   scene value (the :class:`Recorder` hands them out in call order), and the
+   statistics are collected again; when none changed, the pass's output is
+   final, otherwise (a statistic computed from an earlier one) another pass
+   follows.
+
+How a statistic knows a tile's core: the array it reduces must have the
+tile's full shape (PAN scale) or the tile's shape divided by the resolution
+ratio (MS scale), optionally with trailing band axes; anything else raises
+:class:`NotTileable` in tile mode and the caller falls back (documented per
+method).
+
+Conventions follow MATLAB, as the reference toolbox: :func:`std` and
+:func:`var` use ``ddof=1`` (``std2``), :func:`cov` returns the scalar
+covariance with ``ddof=1``.
+"""
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "mean", "var", "std", "cov", "lstsq", "amin", "amax",
+    "Recorder", "NotTileable", "recording", "active",
+]
+
+
+class NotTileable(RuntimeError):
+    """A global statistic on an array whose pixels cannot be mapped to the tile's core."""
+
+
+@dataclasses.dataclass
+class _Entry:
+    kind: str
+    acc: dict[str, np.ndarray]
+
+
+class Recorder:
+    """Collects or replays the global statistics of one method on one tile.
+
+    Parameters
+    ----------
+    ext_shape
+        (rows, cols) of the tile including its halo, PAN scale.
+    core
+        ``(r0, r1, c0, c1)``: the core rectangle inside the tile (PAN scale).
+    ratio
+        PAN/MS resolution ratio (core coordinates are multiples of it).
+    fitted
+        Scene values per call index from the previous pass (None: collect only).
+    """
+
+    def __init__(self, ext_shape: tuple[int, int], core: tuple[int, int, int, int], ratio: int,
+                 fitted: dict[int, Any] | None = None) -> None:
+        self.ext_shape = tuple(int(v) for v in ext_shape)
+        self.core = core
+        self.ratio = int(ratio)
+        self.fitted = fitted or {}
+        self.entries: list[_Entry] = []
+
+    # --- mapping of array pixels to the core -------------------------------------------------
+    def core_of(self, x: np.ndarray) -> np.ndarray:
+        h, w = x.shape[:2]
+        r0, r1, c0, c1 = self.core
+        if (h, w) == self.ext_shape:
+            return x[r0:r1, c0:c1]
+        r = self.ratio
+        if r > 1 and (h * r, w * r) == self.ext_shape:
+            return x[r0 // r:r1 // r, c0 // r:c1 // r]
+        raise NotTileable(f"global statistic over an array of shape {x.shape[:2]} that is neither the tile "
+                          f"{self.ext_shape} nor the tile / ratio {self.ratio}")
+
+    def take(self, kind: str, acc: dict[str, np.ndarray]) -> Any:
+        """Record one statistic; return the scene value when known (replay), else None."""
+        idx = len(self.entries)
+        self.entries.append(_Entry(kind, acc))
+        fit = self.fitted.get(idx)
+        if fit is not None and fit[0] != kind:
+            raise NotTileable(f"statistic #{idx} changed kind between passes ({fit[0]} -> {kind})")
+        return None if fit is None else fit[1]
+
+
+_current: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("pixfuse_gstats", default=None)
+
+
+def active() -> Recorder | None:
+    """The recorder of the tile being processed (None outside tiled processing)."""
+    return _current.get()
+
+
+class recording:
+    """Context manager installing a :class:`Recorder` for the calls made inside it."""
+
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+        self._tok: contextvars.Token[Recorder | None] | None = None
+
+    def __enter__(self) -> Recorder:
+        self._tok = _current.set(self.rec)
+        return self.rec
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self._tok is not None
+        _current.reset(self._tok)
+
+
+# --- additive accumulators and their finalisation ------------------------------------------------
+
+def _flat(x: np.ndarray, axis: Any) -> np.ndarray:
+    """Pixels x channels (float64) for a reduction over all pixels (axis None) or per band (axis=(0, 1))."""
+    a = np.asarray(x, dtype=np.float64)
+    if axis is None:
+        return a.reshape(-1, 1)
+    if tuple(np.atleast_1d(axis)) != (0, 1):
+        raise ValueError("gstats reduces over all pixels (axis=None) or per band (axis=(0, 1))")
+    return a.reshape(a.shape[0] * a.shape[1], -1)
+
+
+def merge(kind: str, accs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Add up the per-tile accumulators of one statistic."""
+    if kind in ("min", "max"):
+        f = np.minimum if kind == "min" else np.maximum
+        vals = [a["v"] for a in accs if a["n"] > 0]
+        return {"n": np.array(sum(a["n"] for a in accs)), "v": f.reduce(vals) if vals else accs[0]["v"]}
+    out = {k: np.zeros_like(v) for k, v in accs[0].items()}
+    for a in accs:
+        for k in out:
+            out[k] = out[k] + a[k]
+    return out
+
+
+def finalize(kind: str, acc: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> Any:
+    """Scene value of a statistic from its merged accumulator."""
+    n = acc["n"]
+    if kind == "mean":
+        return acc["s"] / n
+    if kind == "var":
+        ddof = acc["ddof"].item() / max(acc["k"].item(), 1)
+        m = acc["s"] / n
+        return np.maximum(acc["ss"] - n * m * m, 0.0) / (n - ddof)
+    if kind == "cov":
+        ddof = acc["ddof"].item() / max(acc["k"].item(), 1)
+        return (acc["sxy"] - acc["sx"] * acc["sy"] / n) / (n - ddof)
+    if kind == "lstsq":
+        return np.linalg.lstsq(acc["ata"], acc["aty"], rcond=None)[0]
+    if kind in ("min", "max"):
+        return acc["v"]
+    raise ValueError(kind)
+
+
+def _shape_result(v: np.ndarray, axis: Any) -> Any:
+    v = np.asarray(v)
+    if axis is None:
+        return float(v.reshape(-1)[0])
+    return v.reshape(-1)
+
+
+def _stat(kind: str, acc_fn: Any, local_fn: Any, axis: Any) -> Any:
+    rec = _current.get()
+    if rec is None:
+        return local_fn()
+    acc = acc_fn(rec)
+    acc.setdefault("n", np.array(0.0))
+    value = rec.take(kind, acc)
+    if value is not None:
+        return value
+    return local_fn()
+
+
+def mean(x: np.ndarray, axis: Any = None) -> Any:
+    """Mean over all pixels (``axis=None``: a float; ``axis=(0, 1)``: one value per band)."""
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        f = _flat(rec.core_of(x), axis)
+        return {"n": np.array(float(f.shape[0])), "s": f.sum(axis=0)}
+
+    def local() -> Any:
+        f = _flat(x, axis)
+        return _shape_result(f.mean(axis=0), axis)
+
+    return _shape_result(_stat("mean", acc, local, axis), axis)
+
+
+def var(x: np.ndarray, axis: Any = None, ddof: int = 1) -> Any:
+    """Variance over all pixels (``ddof=1`` as MATLAB ``var``/``std2``)."""
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        f = _flat(rec.core_of(x), axis)
+        return {"n": np.array(float(f.shape[0])), "s": f.sum(axis=0), "ss": (f * f).sum(axis=0),
+                "ddof": np.array(float(ddof)), "k": np.array(1.0)}
+
+    def local() -> Any:
+        f = _flat(x, axis)
+        return _shape_result(f.var(axis=0, ddof=ddof), axis)
+
+    return _shape_result(_stat("var", acc, local, axis), axis)
+
+
+def std(x: np.ndarray, axis: Any = None, ddof: int = 1) -> Any:
+    """Standard deviation over all pixels (``ddof=1`` as MATLAB ``std2``)."""
+    v = var(x, axis=axis, ddof=ddof)
+    return float(np.sqrt(v)) if axis is None else np.sqrt(v)
+
+
+def cov(x: np.ndarray, y: np.ndarray, ddof: int = 1) -> float:
+    """Scalar covariance of two same-shape arrays over all their elements (``ddof=1``)."""
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        a = np.asarray(rec.core_of(x), dtype=np.float64).ravel()
+        b = np.asarray(rec.core_of(y), dtype=np.float64).ravel()
+        return {"n": np.array(float(a.size)), "sx": np.array(a.sum()), "sy": np.array(b.sum()),
+                "sxy": np.array(a @ b), "ddof": np.array(float(ddof)), "k": np.array(1.0)}
+
+    def local() -> float:
+        a = np.asarray(x, dtype=np.float64).ravel()
+        b = np.asarray(y, dtype=np.float64).ravel()
+        return float(((a - a.mean()) @ (b - b.mean())) / (a.size - ddof))
+
+    return float(_stat("cov", acc, local, None))
+
+
+def lstsq(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients ``c`` minimising ``||A c - y||`` over all pixels.
+
+    ``a`` is ``HxWxK`` (K regressors per pixel, e.g. MS bands and a constant),
+    ``y`` is ``HxW``.  Solved through the normal equations, which add up over
+    tiles; the whole-image path solves the same normal equations so both
+    agree to rounding.
+    """
+    def norm_eq(aa: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        A = np.asarray(aa, dtype=np.float64).reshape(-1, aa.shape[-1])
+        b = np.asarray(yy, dtype=np.float64).reshape(-1)
+        return A.T @ A, A.T @ b, float(b.size)
+
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        ata, aty, n = norm_eq(rec.core_of(a), rec.core_of(y))
+        return {"n": np.array(n), "ata": ata, "aty": aty}
+
+    def local() -> np.ndarray:
+        ata, aty, _ = norm_eq(a, y)
+        return np.linalg.lstsq(ata, aty, rcond=None)[0]
+
+    return np.asarray(_stat("lstsq", acc, local, 0))
+
+
+def amin(x: np.ndarray, axis: Any = None) -> Any:
+    """Minimum over all pixels (or per band with ``axis=(0, 1)``)."""
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        f = _flat(rec.core_of(x), axis)
+        return {"n": np.array(float(f.shape[0])), "v": f.min(axis=0)}
+
+    def local() -> Any:
+        return _shape_result(_flat(x, axis).min(axis=0), axis)
+
+    return _shape_result(_stat("min", acc, local, axis), axis)
+
+
+def amax(x: np.ndarray, axis: Any = None) -> Any:
+    """Maximum over all pixels (or per band with ``axis=(0, 1)``)."""
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        f = _flat(rec.core_of(x), axis)
+        return {"n": np.array(float(f.shape[0])), "v": f.max(axis=0)}
+
+    def local() -> Any:
+        return _shape_result(_flat(x, axis).max(axis=0), axis)
+
+    return _shape_result(_stat("max", acc, local, axis), axis)
