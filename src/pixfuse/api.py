@@ -185,6 +185,7 @@ def evaluate(
     reference: Any = None,
     *,
     task: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """Compute quality metrics of a fused image.
 
@@ -200,6 +201,11 @@ def evaluate(
         to ``task``) or a list of names/aliases.
     reference
         Ground-truth image for full-reference metrics.
+    options
+        Keyword options for the metrics that accept them (e.g. ``{"ratio": 4,
+        "sensor": "WV2", "cut": 21}`` for the pansharpening indices); each metric
+        receives only the options its signature names, others are ignored for it.
+        An option that no selected metric accepts is an error.
 
     Returns
     -------
@@ -228,11 +234,25 @@ def evaluate(
         if s.needs in ("reference", "sources+reference") and reference is None:
             raise InputError(f"metric {s.name!r} needs a reference image")
     srcs = list(sources) if sources is not None else []
+    opts = dict(options or {})
+    accepted = {s.name: _metric_kwargs(s.func) for s in specs}
+    unused = sorted(set(opts) - set().union(*accepted.values())) if specs else sorted(opts)
+    if unused:
+        raise ParameterError(f"option(s) {', '.join(unused)} are not accepted by any of the selected metrics")
     out: dict[str, float] = {}
     for s in specs:
-        v = s.func(fused, srcs, reference=reference)
+        kw = {k: v for k, v in opts.items() if k in accepted[s.name]}
+        v = s.func(fused, srcs, reference=reference, **kw)
         out[s.name] = float(v) if not isinstance(v, float) else v
     return out
+
+
+def _metric_kwargs(func: Any) -> set[str]:
+    """Names of the keyword-only options a metric function accepts."""
+    import inspect
+
+    return {p.name for p in inspect.signature(func).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def _isnan(x: float) -> bool:
