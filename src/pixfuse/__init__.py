@@ -6,7 +6,7 @@
 """
 from __future__ import annotations
 
-from .api import DEFAULT_METHODS, evaluate, fuse
+from .api import DEFAULT_METHODS, evaluate, evaluate_detailed, fuse
 from .errors import PixfuseError
 from .io import read_image, write_image
 from .registry import TASKS, get_method, get_metric, list_methods, list_metrics
@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 __all__ = [
     "fuse",
     "evaluate",
+    "evaluate_detailed",
     "list_methods",
     "list_metrics",
     "get_method",

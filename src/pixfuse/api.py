@@ -240,10 +240,43 @@ def evaluate(
     if unused:
         raise ParameterError(f"option(s) {', '.join(unused)} are not accepted by any of the selected metrics")
     out: dict[str, float] = {}
-    for s in specs:
-        kw = {k: v for k, v in opts.items() if k in accepted[s.name]}
-        v = s.func(fused, srcs, reference=reference, **kw)
-        out[s.name] = float(v) if not isinstance(v, float) else v
+    from .metrics._common import cache_scope
+
+    # one cache per call: gradients, SSIM statistics, phase congruency, ... are
+    # computed once when several metrics need them
+    with cache_scope():
+        for s in specs:
+            kw = {k: v for k, v in opts.items() if k in accepted[s.name]}
+            v = s.func(fused, srcs, reference=reference, **kw)
+            out[s.name] = float(v) if not isinstance(v, float) else v
+    return out
+
+
+def evaluate_detailed(
+    fused: Any,
+    sources: Sequence[Any] | None = None,
+    metrics: str | Sequence[str] = "all",
+    reference: Any = None,
+    *,
+    task: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Like :func:`evaluate`, but each entry also says how the number was computed.
+
+    Returns ``{name: {"value": float, "convention": str, "display": str,
+    "higher_is_better": bool}}`` so a results table can state each metric's
+    convention (e.g. ``"VIFB"``, ``"Tang-Evaluation"``).
+    """
+    vals = evaluate(fused, sources, metrics, reference, task=task, options=options)
+    out: dict[str, dict[str, Any]] = {}
+    for name, v in vals.items():
+        spec = get_metric(name)
+        out[name] = {
+            "value": v,
+            "convention": spec.convention,
+            "display": spec.display,
+            "higher_is_better": spec.higher_is_better,
+        }
     return out
 
 

@@ -1,0 +1,310 @@
+"""Shared building blocks of the fusion metrics.
+
+Everything here reproduces a MATLAB built-in exactly (the reference
+implementations of the field are MATLAB scripts), so each metric module can
+say "filter2 'valid'" or "imfilter 'replicate'" and mean it:
+
+* :func:`to_domain` -- the 0-255 double images the reference scripts see
+  after ``imread`` of an 8-bit file (``np.rint(x * 255)``);
+* :func:`rgb2gray` -- MATLAB ``rgb2gray`` (weights 0.298936..., 0.587043...,
+  0.114020...; rounded for uint8 input, unrounded for double input);
+* :func:`mround` -- MATLAB ``round``/integer conversion (half away from zero);
+* :func:`fspecial_gaussian`, :func:`filt` -- ``fspecial('gaussian')`` and
+  ``filter2``/``imfilter``/``conv2`` with their border modes;
+* :func:`memo` / :func:`cache_scope` -- a per-``evaluate`` cache so that
+  gradients, histograms, phase congruency... are computed once when several
+  metrics need them.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import InputError, ShapeMismatchError
+
+#: MATLAB ``rgb2gray`` coefficients (first row of inv of the NTSC YIQ matrix).
+RGB2GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
+
+# ----------------------------------------------------------------- memo cache
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def cache_scope() -> Iterator[None]:
+    """Enable the shared-computation cache for the duration of the block.
+
+    :func:`pixfuse.evaluate` opens one scope per call; intermediate results
+    (domain conversions, gradients, phase congruency, ...) are keyed by the
+    identity of the input arrays, which the cache keeps alive, so a key can
+    never be reused by another object inside the scope.
+    """
+    outer = getattr(_local, "cache", None)
+    if outer is not None:  # nested scope: share the outer cache
+        yield
+        return
+    _local.cache = {}
+    try:
+        yield
+    finally:
+        _local.cache = None
+
+
+def memo(key: tuple[Any, ...], fn: Callable[[], Any], *owners: Any) -> Any:
+    """Return ``fn()``, cached under ``key`` + the ids of ``owners`` while a scope is open."""
+    cache = getattr(_local, "cache", None)
+    if cache is None:
+        return fn()
+    full: Hashable = key + tuple(id(o) for o in owners)
+    hit = cache.get(full)
+    if hit is not None:
+        return hit[1]
+    val = fn()
+    cache[full] = (owners, val)  # keep owners alive so their ids stay unique
+    return val
+
+
+# ------------------------------------------------------------- input handling
+
+
+def _as_array(img: Any, name: str) -> np.ndarray:
+    from ..api import as_float_image
+
+    try:
+        return as_float_image(img, 0)
+    except InputError as exc:
+        raise InputError(str(exc).replace("source 0", name, 1)) from None
+
+
+def to_domain(img: Any, name: str = "image") -> np.ndarray:
+    """Validate an image and return it as 0-255 float64 integers (8-bit quantised).
+
+    float input in [0, 1] -> ``np.rint(x * 255)``; uint8 -> as is; uint16 ->
+    scaled to [0, 1] first.  The reference MATLAB scripts read 8-bit files, so
+    this is the data they compute on.  Memoised per input array.
+    """
+
+    def conv() -> np.ndarray:
+        a = np.asarray(img)
+        if a.dtype == np.uint8:
+            if a.ndim == 3 and a.shape[2] == 1:
+                a = a[:, :, 0]
+            _as_array(a, name)  # validate shape
+            return a.astype(np.float64)
+        f = _as_array(a, name)
+        return np.rint(f.astype(np.float64) * 255.0)
+
+    return memo(("domain",), conv, img)
+
+
+def prepare(fused: Any, sources: Sequence[Any] | None, *, min_sources: int = 1,
+            max_sources: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Fused image and sources in the 0-255 domain, with count and size checks."""
+    F = to_domain(fused, "fused image")
+    srcs = list(sources or [])
+    if len(srcs) < min_sources or (max_sources is not None and len(srcs) > max_sources):
+        if max_sources == min_sources:
+            want = f"exactly {min_sources}"
+        elif max_sources is None:
+            want = f"at least {min_sources}"
+        else:
+            want = f"{min_sources} to {max_sources}"
+        raise InputError(f"this metric needs {want} source image(s), got {len(srcs)}")
+    S = [to_domain(s, f"source {i}") for i, s in enumerate(srcs)]
+    for i, s in enumerate(S):
+        if s.shape[:2] != F.shape[:2]:
+            raise ShapeMismatchError(
+                f"source {i} is {s.shape[0]}x{s.shape[1]} but the fused image is {F.shape[0]}x{F.shape[1]}"
+            )
+    return F, S
+
+
+def mround(x: np.ndarray) -> np.ndarray:
+    """MATLAB ``round`` (half away from zero), exact for any double."""
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(x)
+    r = np.floor(a)
+    r = r + ((a - r) >= 0.5)
+    return np.copysign(r, x)
+
+
+def rgb2gray(x: np.ndarray, *, uint8: bool) -> np.ndarray:
+    """MATLAB ``rgb2gray`` of a 0-255 image; ``uint8=True`` rounds as for a uint8 input."""
+    if x.ndim == 2:
+        return x
+    g = x[:, :, 0] * RGB2GRAY[0] + x[:, :, 1] * RGB2GRAY[1] + x[:, :, 2] * RGB2GRAY[2]
+    if uint8:
+        g = np.clip(mround(g), 0, 255)
+    return g
+
+
+def gray_of(x: np.ndarray, *, uint8: bool) -> np.ndarray:
+    """Memoised :func:`rgb2gray`."""
+    if x.ndim == 2:
+        return x
+    return memo(("gray", uint8), lambda: rgb2gray(x, uint8=uint8), x)
+
+
+def channel(x: np.ndarray, k: int) -> np.ndarray:
+    return x[:, :, k] if x.ndim == 3 else x
+
+
+# ------------------------------------------------------------------- filters
+
+
+def fspecial_gaussian(n: int, sigma: float) -> np.ndarray:
+    """MATLAB ``fspecial('gaussian', n, sigma)`` (normalised, tiny values zeroed)."""
+    r = (n - 1) / 2.0
+    y, x = np.mgrid[-r:r + 1, -r:r + 1]
+    h = np.exp(-(x * x + y * y) / (2.0 * sigma * sigma))
+    h[h < np.finfo(float).eps * h.max()] = 0
+    return h / h.sum()
+
+
+def gauss1d(n: int, sigma: float) -> np.ndarray:
+    """1-D factor of :func:`fspecial_gaussian` (normalised)."""
+    r = (n - 1) / 2.0
+    x = np.arange(-r, r + 1)
+    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    return g / g.sum()
+
+
+_BORDERS = {
+    "zero": cv2.BORDER_CONSTANT,
+    "replicate": cv2.BORDER_REPLICATE,
+    "symmetric": cv2.BORDER_REFLECT,  # MATLAB 'symmetric' (edge sample repeated)
+    "reflect": cv2.BORDER_REFLECT_101,  # mirror without repeating the edge
+}
+
+
+def filt(img: np.ndarray, kernel: np.ndarray, border: str = "zero", *, shape: str = "same") -> np.ndarray:
+    """2-D correlation (MATLAB ``filter2``/``imfilter``) of a float64 image.
+
+    ``shape="same"`` keeps the size (border handled by ``border``), ``"valid"``
+    returns only the fully-overlapping part (as ``filter2(..., 'valid')``).
+    Odd kernel sizes only.
+    """
+    k = np.asarray(kernel, dtype=np.float64)
+    kh, kw = k.shape
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError("odd kernel sizes only")
+    img = np.ascontiguousarray(img, dtype=np.float64)
+    out = cv2.filter2D(img, cv2.CV_64F, k, borderType=_BORDERS[border])
+    if shape == "valid":
+        ry, rx = kh // 2, kw // 2
+        out = out[ry:out.shape[0] - ry, rx:out.shape[1] - rx]
+    return out
+
+
+def sepfilt(img: np.ndarray, ky: np.ndarray, kx: np.ndarray | None = None, border: str = "zero", *,
+            shape: str = "same") -> np.ndarray:
+    """Separable correlation with column kernel ``ky`` and row kernel ``kx``."""
+    kx = ky if kx is None else kx
+    img = np.ascontiguousarray(img, dtype=np.float64)
+    out = cv2.sepFilter2D(img, cv2.CV_64F, np.asarray(kx, np.float64), np.asarray(ky, np.float64),
+                          borderType=_BORDERS[border])
+    if shape == "valid":
+        ry, rx = len(ky) // 2, len(kx) // 2
+        out = out[ry:out.shape[0] - ry, rx:out.shape[1] - rx]
+    return out
+
+
+def gauss_valid(img: np.ndarray, n: int, sigma: float) -> np.ndarray:
+    """``filter2(fspecial('gaussian', n, sigma), img, 'valid')`` (separable)."""
+    g = gauss1d(n, sigma)
+    return sepfilt(img, g, g, "zero", shape="valid")
+
+
+def blocks(x: np.ndarray, size: int) -> np.ndarray:
+    """``blkproc(x, [size size], [0 0], ...)`` view: zero-padded to a multiple, shape (H/size, W/size, size, size)."""
+    h, w = x.shape
+    H = -(-h // size) * size
+    W = -(-w // size) * size
+    if (H, W) != (h, w):
+        x = np.pad(x, ((0, H - h), (0, W - w)))
+    return x.reshape(H // size, size, W // size, size).swapaxes(1, 2)
+
+
+def freqspace(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """MATLAB ``[u, v] = freqspace([rows, cols], 'meshgrid')``."""
+    m, n = shape
+    f1 = (np.arange(n) - np.floor(n / 2)) * (2.0 / n)
+    f2 = (np.arange(m) - np.floor(m / 2)) * (2.0 / m)
+    return np.meshgrid(f1, f2)
+
+
+def freq_filter(img: np.ndarray, H_centered: np.ndarray) -> np.ndarray:
+    """``real(ifft2(ifftshift(fftshift(fft2(img)) .* H)))`` for a centred, symmetric ``H``."""
+    from scipy import fft
+
+    Hs = np.fft.ifftshift(H_centered)
+    return fft.irfft2(fft.rfft2(img) * Hs[:, : img.shape[1] // 2 + 1], s=img.shape)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """MATLAB ``corr2``."""
+    a = a - a.mean()
+    b = b - b.mean()
+    den = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / den) if den > 0 else float("nan")
+
+
+def hist256(x: np.ndarray) -> np.ndarray:
+    """Counts of the integer values 0..255 (``imhist`` of a uint8 image)."""
+    return np.bincount(x.astype(np.intp).ravel(), minlength=256)[:256].astype(np.float64)
+
+
+def joint_hist(a: np.ndarray, b: np.ndarray, n: int = 256) -> np.ndarray:
+    """n x n joint histogram of two integer-valued images (rows index ``a``)."""
+    idx = a.astype(np.intp).ravel() * n + b.astype(np.intp).ravel()
+    return np.bincount(idx, minlength=n * n)[: n * n].reshape(n, n).astype(np.float64)
+
+
+def entropy_p(p: np.ndarray, base: float = 2.0) -> float:
+    """Shannon entropy of a probability vector, zero terms skipped."""
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum() / np.log(base))
+
+
+# -------------------------------------------------------- colour dispatchers
+
+
+def vifb_dispatch(single: Callable[[np.ndarray, np.ndarray, np.ndarray], float], F: np.ndarray,
+                  S: list[np.ndarray]) -> float:
+    """VIFB's wrapper around a two-source metric (``compute_metrics.m`` conventions).
+
+    pixfuse source order is (IR, VIS); VIFB calls ``metric(VI, IR, F)``.  A grey
+    fused image is passed whole (the metric converts a colour VI itself, with
+    its own ``rgb2gray`` rounding); an RGB fused image is scored per channel --
+    ``metric(VI(:,:,k), IR, F(:,:,k))`` (or ``IR(:,:,k)`` when IR is RGB too) --
+    and the three values are averaged.  A grey VI with an RGB fused image (which
+    VIFB never meets) uses the grey VI for every channel.
+    """
+    if len(S) != 2:
+        raise InputError(f"this metric (VIFB convention) needs exactly 2 source images, got {len(S)}")
+    vi, ir = S[1], S[0]
+    if F.ndim == 2:
+        return float(single(vi, ir, F))
+    vals = [single(channel(vi, k), channel(ir, k), F[:, :, k]) for k in range(F.shape[2])]
+    return float(np.mean(vals))
+
+
+def mefb_dispatch(single: Callable[[np.ndarray, np.ndarray, np.ndarray], float], F: np.ndarray,
+                  S: list[np.ndarray]) -> float:
+    """MEFB's wrapper (a copy of VIFB's) with its extra rule: two grey sources and an
+    RGB fused image -> only the first (R) channel of the fused image is scored."""
+    if len(S) != 2:
+        raise InputError(f"this metric needs exactly 2 source images, got {len(S)}")
+    if F.ndim == 3 and S[0].ndim == 2 and S[1].ndim == 2:
+        F = F[:, :, 0]
+    return vifb_dispatch(single, F, S)
+
+
+def tang_gray(F: np.ndarray, S: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Tang's evaluation scripts: every colour image -> ``rgb2gray`` of the uint8 image."""
+    return gray_of(F, uint8=True), [gray_of(s, uint8=True) for s in S]

@@ -1,0 +1,654 @@
+"""Structural / gradient fusion metrics: SSIM, MS-SSIM, Q_AB/F, N_AB/F, L_AB/F, Q_0, Q_W, Q_E, Q_C, Q_Y.
+
+Defaults: VIFB (SSIM, Q_AB/F), Tang's Evaluation-for-Image-Fusion (N_AB/F,
+the "MS_SSIM" variant), Z. Liu's imageFusionMetrics as shipped in MEFB (Q_W,
+Q_E, Q_C, Q_Y) and the papers / authors' code (MS-SSIM, Q_0).  All on the
+8-bit (0-255) domain of the reference scripts.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..registry import register_metric
+from . import _common as C
+from .information import LIU
+from .statistics import ALL_TASKS, TANG, VIFB
+
+SSIM_CIT = (
+    "Z. Wang, A. C. Bovik, H. R. Sheikh, E. P. Simoncelli, 'Image quality assessment: from error visibility to "
+    "structural similarity', IEEE Trans. Image Process. 13(4):600-612, 2004"
+)
+
+# ---------------------------------------------------------------- SSIM maps
+
+
+def _ssim_stats(a: np.ndarray, b: np.ndarray, n: int, sigma: float) -> tuple[np.ndarray, ...]:
+    """mu_a, mu_b, sigma_a^2, sigma_b^2, sigma_ab with ``filter2(gauss, ., 'valid')``."""
+    g = C.gauss1d(n, sigma)
+
+    def gv(x: np.ndarray) -> np.ndarray:
+        return C.sepfilt(x, g, g, "zero", shape="valid")
+
+    def mu(x: np.ndarray) -> np.ndarray:
+        return C.memo(("gmu", n, sigma), lambda: gv(x), x)
+
+    def sq(x: np.ndarray) -> np.ndarray:
+        return C.memo(("gsq", n, sigma), lambda: gv(x * x) - mu(x) ** 2, x)
+
+    mua, mub = mu(a), mu(b)
+    sab = C.memo(("gab", n, sigma), lambda: gv(a * b) - mua * mub, a, b)
+    return mua, mub, sq(a), sq(b), sab
+
+
+def ssim_map(a: np.ndarray, b: np.ndarray, *, n: int = 11, sigma: float = 1.5, c1: float = (0.01 * 255) ** 2,
+             c2: float = (0.03 * 255) ** 2) -> np.ndarray:
+    """SSIM map of Wang's ``ssim_index.m`` (Gaussian window, ``filter2 'valid'``)."""
+    mua, mub, saa, sbb, sab = _ssim_stats(a, b, n, sigma)
+    return ((2 * mua * mub + c1) * (2 * sab + c2)) / ((mua * mua + mub * mub + c1) * (saa + sbb + c2))
+
+
+def _ssim_vifb(F: np.ndarray, S: list[np.ndarray]) -> float:
+    def single(vi: np.ndarray, ir: np.ndarray, f: np.ndarray) -> float:
+        return float(ssim_map(C.gray_of(vi, uint8=True), f).mean() + ssim_map(C.gray_of(ir, uint8=True), f).mean())
+
+    return C.vifb_dispatch(single, F, S)
+
+
+@register_metric("ssim", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="VIFB",
+                 citation=SSIM_CIT + "; " + VIFB, display="SSIM")
+def ssim(fused: Any, sources: Any, reference: Any = None) -> float:
+    """SSIM as VIFB computes it (``metricsSsim``): SSIM(VI, F) + SSIM(IR, F), a **sum** (range up to 2).
+
+    Each term: Wang's SSIM with an 11x11 Gaussian window (sigma 1.5) applied
+    with ``filter2(..., 'valid')``, L = 255, K = (0.01, 0.03), mean of the map.
+    A colour VI with a grey fused image -> ``rgb2gray`` of the uint8 image.
+    SSIM(x, x) = 1 per term, so ``ssim(x, [x, x]) = 2``.  See :func:`ssim_mean`
+    (averaged) and :func:`ssim_tang` (MATLAB built-in ``ssim``).
+
+    References
+    ----------
+    VIFB ``metrics/metricsSsim.m``; Wang et al. (2004).
+    """
+    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    return _ssim_vifb(F, S)
+
+
+@register_metric("ssim_mean", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="VIFB (averaged)",
+                 citation=SSIM_CIT + "; " + VIFB, display="SSIM (mean)")
+def ssim_mean(fused: Any, sources: Any, reference: Any = None) -> float:
+    """VIFB's SSIM averaged over the two sources instead of summed (= ``ssim / 2``), range up to 1."""
+    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    return _ssim_vifb(F, S) / 2.0
+
+
+def _ssim_builtin(a: np.ndarray, ref: np.ndarray) -> float:
+    # MATLAB ssim(A, ref) on doubles: DynamicRange 1, Gaussian sigma 1.5 (11 taps),
+    # 'replicate' padding, full-size map, exponents 1 and C3 = C2/2.
+    g = C.gauss1d(11, 1.5)
+
+    def gf(x: np.ndarray) -> np.ndarray:
+        return C.sepfilt(x, g, g, "replicate")
+
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    mx, my = gf(a), gf(ref)
+    sxx = gf(a * a) - mx * mx
+    syy = gf(ref * ref) - my * my
+    sxy = gf(a * ref) - mx * my
+    m = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+    return float(m.mean())
+
+
+@register_metric("ssim_tang", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="Tang-Evaluation",
+                 citation=SSIM_CIT + "; " + TANG, display="SSIM (Tang)")
+def ssim_tang(fused: Any, sources: Any, reference: Any = None) -> float:
+    """SSIM as Tang's current scripts: mean over sources of MATLAB's built-in ``ssim(F, S)``.
+
+    The built-in is called on 0-255 doubles with its default DynamicRange = 1,
+    so C1 = 1e-4 and C2 = 9e-4 are ~0 relative to the data (a known quirk);
+    Gaussian sigma 1.5 (11 taps), 'replicate' padding, full-size map.
+    """
+    F, S = C.prepare(fused, sources, min_sources=1)
+    F, S = C.tang_gray(F, S)
+    return float(np.mean([_ssim_builtin(F, s) for s in S]))
+
+
+# ------------------------------------------------------------------ MS-SSIM
+
+
+def _down2(x: np.ndarray) -> np.ndarray:
+    """``imfilter(x, ones(2)/4, 'symmetric', 'same')`` then ``x(1:2:end, 1:2:end)``."""
+    p = np.pad(x, ((0, 1), (0, 1)), mode="symmetric")
+    y = (p[:-1, :-1] + p[1:, :-1] + p[:-1, 1:] + p[1:, 1:]) / 4
+    return y[::2, ::2]
+
+
+def msssim_wang(a: np.ndarray, b: np.ndarray) -> float:
+    """Wang's multi-scale SSIM (``msssim.m``, Asilomar 2003): 5 scales, default weights."""
+    w = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    cs_l = []
+    for lev in range(5):
+        mua, mub, saa, sbb, sab = _ssim_stats(a, b, 11, 1.5) if lev == 0 else _raw_stats(a, b)
+        cs = (2 * sab + c2) / (saa + sbb + c2)
+        if lev < 4:
+            cs_l.append(cs.mean())
+            a, b = _down2(a), _down2(b)
+        else:
+            l_ = (2 * mua * mub + c1) / (mua * mua + mub * mub + c1)
+            last = (l_ * cs).mean()
+    vals = np.array(cs_l + [last])
+    with np.errstate(invalid="ignore"):
+        return float(np.prod(vals ** w))  # NaN if a factor is negative (MATLAB: complex)
+
+
+def _raw_stats(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    g = C.gauss1d(11, 1.5)
+
+    def gv(x: np.ndarray) -> np.ndarray:
+        return C.sepfilt(x, g, g, "zero", shape="valid")
+
+    mua, mub = gv(a), gv(b)
+    return mua, mub, gv(a * a) - mua * mua, gv(b * b) - mub * mub, gv(a * b) - mua * mub
+
+
+@register_metric("ms_ssim", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="paper (Wang msssim.m)",
+                 citation="Z. Wang, E. P. Simoncelli, A. C. Bovik, 'Multiscale structural similarity for image quality "
+                          "assessment', 37th Asilomar Conf. Signals, Systems and Computers, 2003, pp. 1398-1402",
+                 display="MS-SSIM")
+def ms_ssim(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Multi-scale SSIM (Wang et al. 2003), averaged over the sources: ``mean_k MS-SSIM(F, S_k)``.
+
+    Wang's ``msssim.m``: 5 scales, weights (0.0448, 0.2856, 0.3001, 0.2363,
+    0.1333), 11x11 Gaussian window sigma 1.5 (``filter2 'valid'``), K = (0.01,
+    0.03), L = 255, 2x2 mean filter (``imfilter 'symmetric'``) and decimation
+    between scales; contrast-structure at the 4 finer scales, luminance too at
+    the coarsest.  Grey 0-255 images (colour -> ``rgb2gray`` uint8).  Needs
+    images of at least 176 pixels per side.  Not to be confused with Tang's
+    "MS_SSIM" (:func:`ms_ssim_tang`, a MEF-SSIM).
+    """
+    F, S = C.prepare(fused, sources, min_sources=1)
+    F, S = C.tang_gray(F, S)
+    if min(F.shape) < 176:
+        from ..errors import InputError
+
+        raise InputError(f"ms_ssim needs images of at least 176x176 pixels (5 scales), got {F.shape[0]}x{F.shape[1]}")
+    return float(np.mean([msssim_wang(F, s) for s in S]))
+
+
+def _mef_ssim_scale(seq: list[np.ndarray], f: np.ndarray, K: float = 0.03) -> float:
+    """Ma, Zeng & Wang MEF-SSIM at one scale (``mef_ssim.m``), vectorised with window sums."""
+    ws = 11
+    N = ws * ws
+    g = C.gauss1d(ws, 1.5)
+    box = np.ones(ws)
+
+    def B(x: np.ndarray) -> np.ndarray:  # window sums
+        return C.sepfilt(x, box, box, "zero", shape="valid")
+
+    def G(x: np.ndarray) -> np.ndarray:  # Gaussian-weighted window sums
+        return C.sepfilt(x, g, g, "zero", shape="valid")
+
+    K_ = len(seq)
+    mu = [B(x) / N for x in seq]
+    ss = [B(x * x) for x in seq]
+    ed = [np.sqrt(np.maximum(N * (s / N - m * m), 0)) + 0.001 for s, m in zip(ss, mu)]
+    # consistency R
+    den = sum(np.sqrt(np.maximum(s - N * m * m, 0)) for s, m in zip(ss, mu))
+    tot = sum(seq)
+    num = np.sqrt(np.maximum(B(tot * tot) - B(tot) ** 2 / N, 0))
+    eps = np.finfo(float).eps
+    R = (num + eps) / (den + eps)
+    R[R > 1] = 1 - eps
+    R[R < 0] = eps
+    p = np.tan(np.pi / 2 * R)
+    p[p > 10] = 10
+    wmap = [(e / ws) ** p + eps for e in ed]
+    norm = sum(wmap)
+    wmap = [w / norm for w in wmap]
+    max_ed = np.maximum.reduce(ed)
+    a = [w / e for w, e in zip(wmap, ed)]  # coefficient of (x_k - mu_k)
+    # |rBlock|^2 = sum_kl a_k a_l (B[x_k x_l] - N mu_k mu_l)
+    rr = np.zeros_like(R)
+    gr2 = np.zeros_like(R)
+    Gx = [G(x) for x in seq]
+    for k in range(K_):
+        for l_ in range(K_):
+            bkl = ss[k] if k == l_ else B(seq[k] * seq[l_])
+            gkl = G(seq[k] * seq[l_])
+            rr += a[k] * a[l_] * (bkl - N * mu[k] * mu[l_])
+            gr2 += a[k] * a[l_] * (gkl - mu[k] * Gx[l_] - mu[l_] * Gx[k] + mu[k] * mu[l_])
+    nr = np.sqrt(np.maximum(rr, 0))
+    scale = np.where(nr > 0, max_ed / np.where(nr > 0, nr, 1), 1.0)
+    mu1 = scale * sum(a[k] * (Gx[k] - mu[k]) for k in range(K_))
+    s1 = scale * scale * gr2 - mu1 * mu1
+    Gf = G(f)
+    s2 = G(f * f) - Gf * Gf
+    s12 = scale * sum(a[k] * (G(seq[k] * f) - mu[k] * Gf) for k in range(K_)) - mu1 * Gf
+    Cc = (K * 255) ** 2
+    q = (2 * s12 + Cc) / (s1 + s2 + Cc)
+    return float(q.mean())
+
+
+def mef_ms_ssim_tang(seq: list[np.ndarray], f: np.ndarray) -> float:
+    """``analysis_ms_ssim`` (Ma et al. MEF-MS-SSIM): 3 scales, weights (0.0448, 0.2856, 0.3001) renormalised."""
+    w = np.array([0.0448, 0.2856, 0.3001])
+    w = w / w.sum()
+    qs = []
+    for lev in range(3):
+        qs.append(_mef_ssim_scale(seq, f))
+        if lev < 2:
+            seq = [_down2(x) for x in seq]
+            f = _down2(f)
+    return float(np.prod(np.array(qs) ** w))
+
+
+@register_metric("ms_ssim_tang", higher_is_better=True, needs="sources", tasks=ALL_TASKS,
+                 convention="Tang-Evaluation (MEF-MS-SSIM of [IR, VI])",
+                 citation="K. Ma, K. Zeng, Z. Wang, 'Perceptual quality assessment for multi-exposure image fusion', "
+                          "IEEE Trans. Image Process. 24(11):3345-3356, 2015; " + TANG,
+                 display="MS_SSIM (Tang = MEF-MS-SSIM)", aliases=("mef_ms_ssim_ir_vi",))
+def ms_ssim_tang(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Tang's "MS_SSIM": the **MEF**-MS-SSIM of Ma et al. with the sources as an exposure stack.
+
+    ``analysis_ms_ssim([IR, VI], F)``: K = 0.03, 11x11 Gaussian window sigma
+    1.5, 3 scales with weights (0.0448, 0.2856, 0.3001) renormalised, 2x2 mean
+    filter (``'symmetric'``) and decimation between scales.  The per-window
+    structure of the desired patch is computed from window sums (exact algebra,
+    no per-pixel loop).  Grey 0-255 images; N sources allowed (a stack).
+    This is not Wang's MS-SSIM (:func:`ms_ssim`).
+    """
+    F, S = C.prepare(fused, sources, min_sources=1)
+    F, S = C.tang_gray(F, S)
+    if min(F.shape) < 44:
+        from ..errors import InputError
+
+        raise InputError(f"ms_ssim_tang needs images of at least 44x44 pixels, got {F.shape[0]}x{F.shape[1]}")
+    return mef_ms_ssim_tang(S, F)
+
+
+# ------------------------------------------------------------------ Q_AB/F
+
+_H1 = np.array([[1.0, 2, 1], [0, 0, 0], [-1, -2, -1]])
+_H3 = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+
+
+def _xydeas_grad(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Strength and angle of ``conv2(p, h, 'same')`` Sobel responses (zero border)."""
+
+    def f() -> tuple[np.ndarray, np.ndarray]:
+        # conv2 flips the kernel; the flipped Sobels are the negatives, which
+        # leaves the strength and atan(y/x) unchanged.
+        sx = C.filt(p, _H3, "zero")
+        sy = C.filt(p, _H1, "zero")
+        g = np.sqrt(sx * sx + sy * sy)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(sx == 0, np.pi / 2, np.arctan(sy / np.where(sx == 0, 1, sx)))
+        return g, a
+
+    return C.memo(("xydeas",), f, p)
+
+
+def _qabf_core(pa: np.ndarray, pb: np.ndarray, pf: np.ndarray) -> float:
+    Tg, kg, Dg, Ta, ka, Da = 0.9994, -15.0, 0.5, 0.9879, -22.0, 0.8
+    gF, aF = _xydeas_grad(pf)
+    num = 0.0
+    den = 0.0
+    for p in (pa, pb):
+        gA, aA = _xydeas_grad(p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            G = np.where(gA > gF, gF / gA, np.where(gA == gF, gF, gA / gF))
+        A = 1 - np.abs(aA - aF) / (np.pi / 2)
+        with np.errstate(over="ignore"):
+            Q = Tg / (1 + np.exp(kg * (G - Dg))) * (Ta / (1 + np.exp(ka * (A - Da))))
+        num += (Q * gA).sum()
+        den += gA.sum()
+    return float(num / den) if den > 0 else 0.0
+
+
+_QABF_CIT = "C. S. Xydeas, V. Petrovic, 'Objective image fusion performance measure', Electronics Letters 36(4):308-309, 2000"
+
+
+@register_metric("qabf", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="VIFB",
+                 citation=_QABF_CIT + "; " + VIFB, display="Q^{AB/F}", aliases=("q_abf", "qg"))
+def qabf(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Gradient-based fusion performance Q^{AB/F} (Xydeas & Petrovic 2000) as VIFB computes it.
+
+    Sobel responses by ``conv2(..., 'same')`` (zero border); strength
+    ``g = sqrt(sx^2 + sy^2)``, orientation ``atan(sy/sx)`` (pi/2 where sx = 0);
+    ``G = min(gA, gF) / max(gA, gF)``, ``A = 1 - |aA - aF| / (pi/2)``;
+    ``Q = Tg / (1 + e^{kg (G - Dg)}) * Ta / (1 + e^{ka (A - Da)})`` with Tg =
+    0.9994, kg = -15, Dg = 0.5, Ta = 0.9879, ka = -22, Da = 0.8; weights = the
+    source gradient strengths (L = 1): ``sum(QAF gA + QBF gB) / sum(gA + gB)``.
+    VIFB quirks kept: where gA == gF the strength ratio is set to gF (not 1),
+    and images are scaled by 255 twice (``255 * im2double(double(x))``), which
+    makes that quirk scale-dependent.  Colour: VIFB per-channel rule; colour
+    VI with grey F -> unrounded ``rgb2gray`` of the double image.  Returns 0
+    when both sources have no gradient.
+
+    References
+    ----------
+    VIFB ``metrics/metricsQabf.m``; Xydeas & Petrovic (2000).
+    """
+    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+
+    def single(vi: np.ndarray, ir: np.ndarray, f: np.ndarray) -> float:
+        def s255(x: np.ndarray) -> np.ndarray:
+            return C.memo(("x255",), lambda: 255.0 * x, x)
+
+        return _qabf_core(s255(C.gray_of(vi, uint8=False)), s255(C.gray_of(ir, uint8=False)), s255(f))
+
+    return C.vifb_dispatch(single, F, S)
+
+
+@register_metric("qabf_tang", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="Tang-Evaluation",
+                 citation=_QABF_CIT + "; " + TANG, display="Q^{AB/F} (Tang)")
+def qabf_tang(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Q^{AB/F} as Tang's ``analysis_Qabf``: same algorithm and constants as :func:`qabf`
+    (same gA == gF quirk) on plain 0-255 grey images (no extra x255)."""
+    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    F, S = C.tang_gray(F, S)
+    return _qabf_core(S[0], S[1], F)
+
+
+# --------------------------------------------------- Petrovic / Kumar family
+
+
+def _kumar_sobel(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kumar's ``sobel_fn`` (kernels / 8, mirror extension without edge repeat): gv, gh, g."""
+
+    def f() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        gv = C.filt(x, np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 8, "reflect")
+        gh = C.filt(x, np.array([[-1.0, -2, -1], [0, 0, 0], [1, 2, 1]]) / 8, "reflect")
+        return gv, gh, np.sqrt(gh * gh + gv * gv)
+
+    return C.memo(("kumar_sobel",), f, x)
+
+
+def petrovic_kumar(f: np.ndarray, i1: np.ndarray, i2: np.ndarray) -> dict[str, float]:
+    """Kumar's ``objective_fusion_perform_fn(f, I1, I2)``: QABF, LABF, NABF (Petrovic), NABF (Kumar)."""
+    Td, wt_min, Lg = 2.0, 0.001, 1.5
+    Nrg, kg, sg, Nra, ka, sa = 0.9999, 19.0, 0.5, 0.9995, 22.0, 0.5
+    gvA, ghA, gA = _kumar_sobel(i1)
+    gvB, ghB, gB = _kumar_sobel(i2)
+    gvF, ghF, gF = _kumar_sobel(f)
+
+    def ratio(g: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(g > gF, gF / g, g / gF)
+        return np.where((g == 0) | (gF == 0), 0.0, r)
+
+    def angle(gv: np.ndarray, gh: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.arctan(gv / gh)  # +-pi/2 where gh = 0
+        return np.where((gv == 0) & (gh == 0), 0.0, a)
+
+    aA, aB, aF = angle(gvA, ghA), angle(gvB, ghB), angle(gvF, ghF)
+    aAF = np.abs(np.abs(aA - aF) - np.pi / 2) * 2 / np.pi
+    aBF = np.abs(np.abs(aB - aF) - np.pi / 2) * 2 / np.pi
+    QAF = np.sqrt(Nrg / (1 + np.exp(-kg * (ratio(gA) - sg))) * (Nra / (1 + np.exp(-ka * (aAF - sa)))))
+    QBF = np.sqrt(Nrg / (1 + np.exp(-kg * (ratio(gB) - sg))) * (Nra / (1 + np.exp(-ka * (aBF - sa)))))
+    wA = np.where(gA >= Td, gA ** Lg, wt_min)
+    wB = np.where(gB >= Td, gB ** Lg, wt_min)
+    ws = (wA + wB).sum()
+    qabf_ = (QAF * wA).sum() / ws + (QBF * wB).sum() / ws
+    rr = (gF <= gA) | (gF <= gB)
+    labf_ = (rr * ((1 - QAF) * wA + (1 - QBF) * wB)).sum() / ws
+    art = (gF > gA) & (gF > gB)
+    nabf1 = (art * (2 - QAF - QBF) * (wA + wB)).sum() / ws
+    nabf_ = (art * ((1 - QAF) * wA + (1 - QBF) * wB)).sum() / ws
+    return {"qabf": float(qabf_), "labf": float(labf_), "nabf_petrovic": float(nabf1), "nabf": float(nabf_)}
+
+
+def _pk(fused: Any, sources: Any, published_call: bool = False) -> dict[str, float]:
+    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    F, S = C.tang_gray(F, S)
+    ir, vi = S
+    if published_call:  # analysis_nabf(ir, vi, fused) against the signature (f, I1, I2)
+        return C.memo(("pk_pub",), lambda: petrovic_kumar(ir, vi, F), F, ir, vi)
+    return C.memo(("pk",), lambda: petrovic_kumar(F, ir, vi), F, ir, vi)
+
+
+_KUMAR_CIT = (
+    "B. K. Shreyamsha Kumar, 'Multifocus and multispectral image fusion based on pixel significance using discrete "
+    "cosine harmonic wavelet transform', Signal, Image and Video Processing 7(6):1125-1143, 2013; V. Petrovic, "
+    "C. Xydeas, 'Objective image fusion performance characterisation', ICCV 2005, pp. 1866-1871"
+)
+
+
+@register_metric("nabf", higher_is_better=False, needs="sources", tasks=ALL_TASKS,
+                 convention="Tang-Evaluation (documented argument order)", citation=_KUMAR_CIT + "; " + TANG,
+                 display="N^{AB/F}", aliases=("n_abf", "nabf_kumar"))
+def nabf(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Fusion artefacts N^{AB/F}, Kumar's modified form, with the fused image as the fused image.
+
+    Kumar's ``objective_fusion_perform_fn`` (= Tang's ``analysis_nabf(f, I1,
+    I2)``) on 0-255 grey images: Sobel/8 with mirror extension; Td = 2,
+    wt_min = 0.001, L = 1.5, Nrg = 0.9999, kg = 19, sigma_g = 0.5, Nra =
+    0.9995, ka = 22, sigma_a = 0.5; ``N = sum(na ((1 - QAF) wA + (1 - QBF) wB))
+    / sum(wA + wB)`` where ``na = 1`` where gF > gA and gF > gB.  Lower is
+    better; ~0 for a plain average.  The widely published Tang call passes
+    (IR, VI, F) into the (f, I1, I2) slots: see :func:`nabf_published_call`.
+    """
+    return _pk(fused, sources)["nabf"]
+
+
+@register_metric("nabf_published_call", higher_is_better=False, needs="sources", tasks=ALL_TASKS,
+                 convention="Tang-Evaluation (published call analysis_nabf(ir, vi, fused))",
+                 citation=_KUMAR_CIT + "; " + TANG, display="N^{AB/F} (published call)")
+def nabf_published_call(fused: Any, sources: Any, reference: Any = None) -> float:
+    """N^{AB/F} exactly as the widely copied ``analysis_nabf(ir, vi, fused)`` call computes it.
+
+    The function's signature is ``(f, I1, I2)``, so the published numbers treat
+    the IR image as the fused image and the fused image as a source.  Kept only
+    to reproduce published tables; prefer :func:`nabf`.
+    """
+    return _pk(fused, sources, published_call=True)["nabf"]
+
+
+@register_metric("nabf_petrovic", higher_is_better=False, needs="sources", tasks=ALL_TASKS,
+                 convention="Kumar objective_fusion_perform_fn (NABF1)", citation=_KUMAR_CIT,
+                 display="N^{AB/F} (Petrovic)")
+def nabf_petrovic(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Petrovic's original artefact measure: ``sum(na (2 - QAF - QBF)(wA + wB)) / sum(wA + wB)``
+    (Kumar's NABF1, same gradients and constants as :func:`nabf`)."""
+    return _pk(fused, sources)["nabf_petrovic"]
+
+
+@register_metric("labf", higher_is_better=False, needs="sources", tasks=ALL_TASKS,
+                 convention="Kumar objective_fusion_perform_fn", citation=_KUMAR_CIT, display="L^{AB/F}",
+                 aliases=("l_abf",))
+def labf(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Loss of information L^{AB/F} (Petrovic & Xydeas 2005, Kumar's code).
+
+    ``L = sum(r ((1 - QAF) wA + (1 - QBF) wB)) / sum(wA + wB)`` with ``r = 1``
+    where gF <= gA or gF <= gB; gradients, Q maps and weights as :func:`nabf`.
+    Lower is better.
+    """
+    return _pk(fused, sources)["labf"]
+
+
+# -------------------------------------------------------------------- Q_0
+
+
+def uiqi(a: np.ndarray, b: np.ndarray, block: int = 8) -> float:
+    """Wang & Bovik's universal image quality index (``img_qi.m``, sliding 8x8 window)."""
+    N = block * block
+
+    # for an even block use explicit cumulative sums (exact window alignment)
+    def wsum(x: np.ndarray) -> np.ndarray:
+        c = np.cumsum(np.cumsum(np.pad(x, ((1, 0), (1, 0))), 0), 1)
+        return c[block:, block:] - c[:-block, block:] - c[block:, :-block] + c[:-block, :-block]
+
+    s1, s2 = wsum(a), wsum(b)
+    s11, s22, s12 = wsum(a * a), wsum(b * b), wsum(a * b)
+    prod = s1 * s2
+    sq = s1 * s1 + s2 * s2
+    num = 4 * (N * s12 - prod) * prod
+    den1 = N * (s11 + s22) - sq
+    den = den1 * sq
+    q = np.ones_like(den)
+    idx = (den1 == 0) & (sq != 0)
+    q[idx] = 2 * prod[idx] / sq[idx]
+    idx = den != 0
+    q[idx] = num[idx] / den[idx]
+    return float(q.mean())
+
+
+@register_metric("q0", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="paper (Wang img_qi.m)",
+                 citation="Z. Wang, A. C. Bovik, 'A universal image quality index', IEEE Signal Process. Lett. "
+                          "9(3):81-84, 2002", display="Q_0", aliases=("uiqi", "q_0"))
+def q0(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Universal image quality index Q_0 (Wang & Bovik 2002), averaged over the sources.
+
+    ``mean_k Q0(S_k, F)``, each from Wang's ``img_qi.m``: 8x8 sliding window,
+    ``Q = 4 sigma_xy mu_x mu_y / ((sigma_x^2 + sigma_y^2)(mu_x^2 + mu_y^2))``
+    per window (1 where both windows are flat and equal, the luminance term
+    where only the variances vanish), mean over windows.  Grey 0-255 images;
+    N sources.  Q0(x, x) = 1.
+    """
+    F, S = C.prepare(fused, sources, min_sources=1)
+    F, S = C.tang_gray(F, S)
+    return float(np.mean([uiqi(s, F) for s in S]))
+
+
+# -------------------------------------------------------- Piella Q_W, Q_E
+
+
+def _piella_qw(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    _, _, s1, s2, _ = _ssim_stats(a, b, 11, 1.5)
+    both0 = (s1 + s2) == 0
+    s1 = s1 + both0 * 0.5
+    s2 = s2 + both0 * 0.5
+    lam = s1 / (s1 + s2)
+    m1 = ssim_map(f, a)
+    m2 = ssim_map(f, b)
+    cw = np.maximum(s1, s2)
+    cw = cw / cw.sum()
+    return float((cw * (lam * m1 + (1 - lam) * m2)).sum())
+
+
+def _prewitt_mag(x: np.ndarray) -> np.ndarray:
+    def f() -> np.ndarray:
+        gx = C.filt(x, np.array([[1.0, 0, -1], [1, 0, -1], [1, 0, -1]]), "zero")
+        gy = C.filt(x, np.array([[1.0, 1, 1], [0, 0, 0], [-1, -1, -1]]), "zero")
+        return np.sqrt(gx * gx + gy * gy)
+
+    return C.memo(("prewitt",), f, x)
+
+
+def _mefb_gray_single(fn: Any) -> Any:
+    def single(vi: np.ndarray, ir: np.ndarray, f: np.ndarray) -> float:
+        # MEFB's Qw/Qy/Qc wrappers call rgb2gray on the uint8 image (rounded)
+        return fn(C.gray_of(vi, uint8=True), C.gray_of(ir, uint8=True), f)
+
+    return single
+
+
+_PIELLA_CIT = "G. Piella, H. Heijmans, 'A new quality metric for image fusion', Proc. ICIP 2003, vol. 3, pp. 173-176"
+
+
+@register_metric("qw", higher_is_better=True, needs="sources", tasks=ALL_TASKS,
+                 convention="Liu metricPeilla (sw=2)", citation=_PIELLA_CIT + "; " + LIU, display="Q_W",
+                 aliases=("q_w",))
+def qw(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Weighted fusion quality index Q_W (Piella & Heijmans 2003), Liu's ``metricPeilla(A, B, F, 2)``.
+
+    Local SSIM maps (Wang's ``ssim_index``: 11x11 Gaussian sigma 1.5, 'valid',
+    K = (0.01, 0.03), L = 255) of (F, A) and (F, B); saliency = local variance,
+    ``lambda = s_A / (s_A + s_B)`` (0.5 added to both where both vanish), window
+    weights ``c = max(s_A, s_B) / sum(max(s_A, s_B))``;
+    ``Q_W = sum c (lambda SSIM(F,A) + (1 - lambda) SSIM(F,B))``.  Colour:
+    MEFB's wrapper rules with ``rgb2gray`` (uint8).  Note: MEFB's column
+    labelled "Qw" is the edge-dependent index, see :func:`qe`.
+    """
+    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    return C.mefb_dispatch(_mefb_gray_single(_piella_qw), F, S)
+
+
+@register_metric("qe", higher_is_better=True, needs="sources", tasks=ALL_TASKS,
+                 convention="MEFB metricsQw (Liu metricPeilla sw=3, alpha=1)", citation=_PIELLA_CIT + "; " + LIU,
+                 display="Q_E", aliases=("q_e",))
+def qe(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Edge-dependent fusion quality index Q_E (Piella & Heijmans 2003) with alpha = 1.
+
+    ``Q_E = Q_W(A, B, F)^(1 - alpha) * Q_W(A', B', F')^alpha`` where ' denotes
+    the edge image ``sqrt(gx^2 + gy^2)`` of the Prewitt-like kernels
+    ``[1 0 -1; 1 0 -1; 1 0 -1]`` and its transpose (``filter2 'same'``, zero
+    border).  With Liu's alpha = 1 this is Q_W of the edge images -- exactly the
+    value MEFB reports under the name "Qw" (``metricsQw`` computes case 3 with
+    ``Qe = Qw^alpha``; Liu's original line ``Q * Qw^alpha`` referenced an
+    undefined variable).
+    """
+    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+
+    def core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+        return _piella_qw(_prewitt_mag(a), _prewitt_mag(b), _prewitt_mag(f))
+
+    return C.mefb_dispatch(_mefb_gray_single(core), F, S)
+
+
+# --------------------------------------------------------- Yang Q_Y, Cvejic Q_C
+
+
+def _ssim_yang(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    mua, mub, saa, sbb, sab = _ssim_stats(a, b, 7, 1.5)
+    c = 2e-16
+    m = ((2 * mua * mub + c) * (2 * sab + c)) / ((mua * mua + mub * mub + c) * (saa + sbb + c))
+    return m, saa, sbb, sab
+
+
+def _qy_core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m1, s1, s2, _ = _ssim_yang(a, b)
+        m2, _, _, _ = _ssim_yang(a, f)
+        m3, _, _, _ = _ssim_yang(b, f)
+        binm = m1 >= 0.75
+        lam = s1 / (s1 + s2)
+        q = (lam * m2 + (1 - lam) * m3) * binm + np.maximum(m2, m3) * (~binm)
+    q = q[~np.isnan(q)]
+    return float(q.mean()) if q.size else float("nan")
+
+
+@register_metric("qy", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="MEFB (Liu metricYang)",
+                 citation="C. Yang, J.-Q. Zhang, X.-R. Wang, X. Liu, 'A novel similarity based quality metric for "
+                          "image fusion', Information Fusion 9(2):156-160, 2008; " + LIU,
+                 display="Q_Y", aliases=("q_y",))
+def qy(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Yang's SSIM-based metric Q_Y, MEFB ``metricsQy`` / Liu ``metricYang``.
+
+    Local SSIM with a 7x7 Gaussian window (sigma 1.5, 'valid') and C1 = C2 =
+    2e-16: where SSIM(A, B) >= 0.75, ``lambda SSIM(A,F) + (1 - lambda)
+    SSIM(B,F)`` with ``lambda = s_A^2 / (s_A^2 + s_B^2)``; elsewhere
+    ``max(SSIM(A,F), SSIM(B,F))``; mean over the non-NaN windows.
+    """
+    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    return C.mefb_dispatch(_mefb_gray_single(_qy_core), F, S)
+
+
+def _qc_core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m2, _, _, sxf = _ssim_yang(a, f)
+        m3, _, _, syf = _ssim_yang(b, f)
+        sim = sxf / (sxf + syf)
+        q = sim * m2 + (1 - sim) * m3
+    q[sim < 0] = 0
+    q[sim > 1] = 1
+    q = q[~np.isnan(q)]
+    return float(q.mean()) if q.size else float("nan")
+
+
+@register_metric("qc", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="MEFB (Liu metricCvejic)",
+                 citation="N. Cvejic, A. Loza, D. Bull, N. Canagarajah, 'A similarity metric for assessment of image "
+                          "fusion algorithms', Int. J. Signal Process. 2(3):178-182, 2005; " + LIU,
+                 display="Q_C", aliases=("q_c",))
+def qc(fused: Any, sources: Any, reference: Any = None) -> float:
+    """Cvejic's metric Q_C, MEFB ``metricsQc`` / Liu ``metricCvejic``.
+
+    ``sim = s_AF / (s_AF + s_BF)`` (local covariances, 7x7 Gaussian sigma 1.5,
+    'valid'); ``Q = sim SSIM(A,F) + (1 - sim) SSIM(B,F)`` with SSIM as in
+    :func:`qy`, set to 0 where sim < 0 and 1 where sim > 1; mean over non-NaN.
+    """
+    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    return C.mefb_dispatch(_mefb_gray_single(_qc_core), F, S)
