@@ -274,23 +274,29 @@ def entropy_p(p: np.ndarray, base: float = 2.0) -> float:
 # -------------------------------------------------------- colour dispatchers
 
 
-def vifb_dispatch(single: Callable[[np.ndarray, np.ndarray, np.ndarray], float], F: np.ndarray,
-                  S: list[np.ndarray]) -> float:
-    """VIFB's wrapper around a two-source metric (``compute_metrics.m`` conventions).
+def vifb_dispatch(single: Callable[..., float], F: np.ndarray, S: list[np.ndarray], *,
+                  any_count: bool = False) -> float:
+    """VIFB's wrapper around a source-based metric (``compute_metrics.m`` conventions).
 
-    pixfuse source order is (IR, VIS); VIFB calls ``metric(VI, IR, F)``.  A grey
-    fused image is passed whole (the metric converts a colour VI itself, with
-    its own ``rgb2gray`` rounding); an RGB fused image is scored per channel --
+    pixfuse source order is (IR, VIS); VIFB calls ``metric(VI, IR, F)``, so two
+    sources are passed to ``single`` as ``single(VI, IR, F)``.  A grey fused
+    image is passed whole (the metric converts a colour VI itself, with its own
+    ``rgb2gray`` rounding); an RGB fused image is scored per channel --
     ``metric(VI(:,:,k), IR, F(:,:,k))`` (or ``IR(:,:,k)`` when IR is RGB too) --
-    and the three values are averaged.  A grey VI with an RGB fused image (which
-    VIFB never meets) uses the grey VI for every channel.
+    and the three values are averaged.  A grey source with an RGB fused image
+    (which VIFB never meets) is used for every channel.  With ``any_count`` a
+    metric whose formula sums/averages over sources also accepts N != 2 sources
+    (passed in the given order).
     """
-    if len(S) != 2:
+    if len(S) == 2:
+        order = [S[1], S[0]]
+    elif any_count and len(S) >= 1:
+        order = list(S)
+    else:
         raise InputError(f"this metric (VIFB convention) needs exactly 2 source images, got {len(S)}")
-    vi, ir = S[1], S[0]
     if F.ndim == 2:
-        return float(single(vi, ir, F))
-    vals = [single(channel(vi, k), channel(ir, k), F[:, :, k]) for k in range(F.shape[2])]
+        return float(single(*order, F))
+    vals = [single(*[channel(s, k) for s in order], F[:, :, k]) for k in range(F.shape[2])]
     return float(np.mean(vals))
 
 

@@ -81,12 +81,13 @@ def ce(fused: Any, sources: Any, reference: Any = None) -> float:
     ----------
     VIFB ``metrics/metricsCross_entropy.m``.
     """
-    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    F, S = C.prepare(fused, sources, min_sources=1)
 
-    def single(vi: np.ndarray, ir: np.ndarray, f: np.ndarray) -> float:
-        return (_ce(C.gray_of(vi, uint8=True), f) + _ce(C.gray_of(ir, uint8=True), f)) / 2.0
+    def single(*args: np.ndarray) -> float:
+        f = args[-1]
+        return float(np.mean([_ce(C.gray_of(s, uint8=True), f) for s in args[:-1]]))
 
-    return C.vifb_dispatch(single, F, S)
+    return C.vifb_dispatch(single, F, S, any_count=True)
 
 
 # ------------------------------------------------------------------------ MI
@@ -131,12 +132,13 @@ def mi(fused: Any, sources: Any, reference: Any = None) -> float:
     ----------
     VIFB ``metrics/metricsMutinf.m``; Qu et al. (2002).
     """
-    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    F, S = C.prepare(fused, sources, min_sources=1)
 
-    def single(vi: np.ndarray, ir: np.ndarray, f: np.ndarray) -> float:
-        return _mi_vifb(C.gray_of(vi, uint8=True), f) + _mi_vifb(C.gray_of(ir, uint8=True), f)
+    def single(*args: np.ndarray) -> float:
+        f = args[-1]
+        return float(sum(_mi_vifb(C.gray_of(s, uint8=True), f) for s in args[:-1]))
 
-    return C.vifb_dispatch(single, F, S)
+    return C.vifb_dispatch(single, F, S, any_count=True)
 
 
 @register_metric("mi_bits", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="paper (bits)",

@@ -176,12 +176,12 @@ def _vifb_mse(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _vifb_err(F: np.ndarray, S: list[np.ndarray]) -> float:
-    def single(vi: np.ndarray, ir: np.ndarray, f: np.ndarray) -> float:
-        vi = C.gray_of(vi, uint8=False)  # rgb2gray of a double image: unrounded
-        ir = C.gray_of(ir, uint8=False)
-        return (_vifb_mse(vi, f) + _vifb_mse(ir, f)) / 2.0
+    def single(*args: np.ndarray) -> float:
+        f = args[-1]
+        # rgb2gray of a double image: unrounded
+        return float(np.mean([_vifb_mse(C.gray_of(s, uint8=False), f) for s in args[:-1]]))
 
-    return C.vifb_dispatch(single, F, S)
+    return C.vifb_dispatch(single, F, S, any_count=True)
 
 
 @register_metric("psnr", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="VIFB",
@@ -205,7 +205,7 @@ def psnr(fused: Any, sources: Any, reference: Any = None) -> float:
     ----------
     VIFB ``metrics/metricsPsnr.m``.
     """
-    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    F, S = C.prepare(fused, sources, min_sources=1)
     e = _vifb_err(F, S)
     return float("inf") if e == 0 else float(20 * np.log10(255.0 / np.sqrt(e)))
 
@@ -224,7 +224,7 @@ def rmse(fused: Any, sources: Any, reference: Any = None) -> float:
     ----------
     VIFB ``metrics/metricsRmse.m``.
     """
-    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    F, S = C.prepare(fused, sources, min_sources=1)
     return _vifb_err(F, S)
 
 

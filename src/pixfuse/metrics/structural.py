@@ -50,10 +50,11 @@ def ssim_map(a: np.ndarray, b: np.ndarray, *, n: int = 11, sigma: float = 1.5, c
 
 
 def _ssim_vifb(F: np.ndarray, S: list[np.ndarray]) -> float:
-    def single(vi: np.ndarray, ir: np.ndarray, f: np.ndarray) -> float:
-        return float(ssim_map(C.gray_of(vi, uint8=True), f).mean() + ssim_map(C.gray_of(ir, uint8=True), f).mean())
+    def single(*args: np.ndarray) -> float:
+        f = args[-1]
+        return float(sum(ssim_map(C.gray_of(s, uint8=True), f).mean() for s in args[:-1]))
 
-    return C.vifb_dispatch(single, F, S)
+    return C.vifb_dispatch(single, F, S, any_count=True)
 
 
 @register_metric("ssim", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="VIFB",
@@ -71,7 +72,7 @@ def ssim(fused: Any, sources: Any, reference: Any = None) -> float:
     ----------
     VIFB ``metrics/metricsSsim.m``; Wang et al. (2004).
     """
-    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    F, S = C.prepare(fused, sources, min_sources=1)
     return _ssim_vifb(F, S)
 
 
@@ -79,8 +80,8 @@ def ssim(fused: Any, sources: Any, reference: Any = None) -> float:
                  citation=SSIM_CIT + "; " + VIFB, display="SSIM (mean)")
 def ssim_mean(fused: Any, sources: Any, reference: Any = None) -> float:
     """VIFB's SSIM averaged over the two sources instead of summed (= ``ssim / 2``), range up to 1."""
-    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
-    return _ssim_vifb(F, S) / 2.0
+    F, S = C.prepare(fused, sources, min_sources=1)
+    return _ssim_vifb(F, S) / len(S)
 
 
 def _ssim_builtin(a: np.ndarray, ref: np.ndarray) -> float:
@@ -290,12 +291,12 @@ def _xydeas_grad(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return C.memo(("xydeas",), f, p)
 
 
-def _qabf_core(pa: np.ndarray, pb: np.ndarray, pf: np.ndarray) -> float:
+def _qabf_core(*args: np.ndarray) -> float:
     Tg, kg, Dg, Ta, ka, Da = 0.9994, -15.0, 0.5, 0.9879, -22.0, 0.8
-    gF, aF = _xydeas_grad(pf)
+    gF, aF = _xydeas_grad(args[-1])
     num = 0.0
     den = 0.0
-    for p in (pa, pb):
+    for p in args[:-1]:
         gA, aA = _xydeas_grad(p)
         with np.errstate(divide="ignore", invalid="ignore"):
             G = np.where(gA > gF, gF / gA, np.where(gA == gF, gF, gA / gF))
@@ -331,15 +332,15 @@ def qabf(fused: Any, sources: Any, reference: Any = None) -> float:
     ----------
     VIFB ``metrics/metricsQabf.m``; Xydeas & Petrovic (2000).
     """
-    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    F, S = C.prepare(fused, sources, min_sources=1)
 
-    def single(vi: np.ndarray, ir: np.ndarray, f: np.ndarray) -> float:
-        def s255(x: np.ndarray) -> np.ndarray:
-            return C.memo(("x255",), lambda: 255.0 * x, x)
+    def s255(x: np.ndarray) -> np.ndarray:
+        return C.memo(("x255",), lambda: 255.0 * x, x)
 
-        return _qabf_core(s255(C.gray_of(vi, uint8=False)), s255(C.gray_of(ir, uint8=False)), s255(f))
+    def single(*args: np.ndarray) -> float:
+        return _qabf_core(*[s255(C.gray_of(s, uint8=False)) for s in args[:-1]], s255(args[-1]))
 
-    return C.vifb_dispatch(single, F, S)
+    return C.vifb_dispatch(single, F, S, any_count=True)
 
 
 @register_metric("qabf_tang", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="Tang-Evaluation",
@@ -347,9 +348,9 @@ def qabf(fused: Any, sources: Any, reference: Any = None) -> float:
 def qabf_tang(fused: Any, sources: Any, reference: Any = None) -> float:
     """Q^{AB/F} as Tang's ``analysis_Qabf``: same algorithm and constants as :func:`qabf`
     (same gA == gF quirk) on plain 0-255 grey images (no extra x255)."""
-    F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    F, S = C.prepare(fused, sources, min_sources=1)
     F, S = C.tang_gray(F, S)
-    return _qabf_core(S[0], S[1], F)
+    return _qabf_core(*S, F)
 
 
 # --------------------------------------------------- Petrovic / Kumar family
