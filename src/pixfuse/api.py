@@ -24,7 +24,7 @@ DEFAULT_METHODS: dict[str, str] = {
     "ivif": "lp",
     "medical": "lp",
     "multi_focus": "lp",
-    "multi_exposure": "lp",
+    "multi_exposure": "fmspd-mef",
     "general": "lp",
 }
 
@@ -80,6 +80,23 @@ def _check_shapes(imgs: Sequence[np.ndarray]) -> None:
         if im.shape[:2] != (h0, w0):
             raise ShapeMismatchError(
                 f"source sizes differ: source 0 is {h0}x{w0} (HxW), source {i} is {im.shape[0]}x{im.shape[1]}"
+            )
+
+
+#: Tasks whose sources are frames of one capture (a bracket or a focus stack).
+STACK_TASKS = frozenset({"multi_exposure", "multi_focus"})
+
+
+def _check_stack_depths(spec: MethodSpec, imgs: Sequence[Any]) -> None:
+    """Frames of an exposure / focus stack must share one sample type (8-bit, 16-bit or float)."""
+    if not set(spec.tasks) <= STACK_TASKS:
+        return
+    kinds = [np.asarray(im).dtype for im in imgs]
+    for i, k in enumerate(kinds[1:], 1):
+        if k != kinds[0]:
+            raise InputError(
+                f"frames have different bit depths: source 0 is {kinds[0]}, source {i} is {k}; "
+                "the frames of a stack must share one bit depth (convert them first)"
             )
 
 
@@ -152,6 +169,7 @@ def fuse(
     imgs_in = list(images)
     _check_count(spec, len(imgs_in))
     kw = spec.validate_params(params)
+    _check_stack_depths(spec, imgs_in)
     if spec.color == "native":
         img, maps = _unpack(spec.func(imgs_in, **kw))
         return (img, maps) if return_maps else img

@@ -28,6 +28,12 @@ def _fuse_files(paths: list[Path], out: Path, method: Optional[str], task: Optio
         imgs.append(im)
         metas.append(meta)
     protect = list(paths)
+    from ..api import STACK_TASKS, resolve_method
+
+    spec = resolve_method(method, task)
+    if set(spec.tasks) <= STACK_TASKS and len({m.bit_depth for m in metas}) > 1:
+        depths = ", ".join(f"{p.name}: {m.bit_depth}-bit" for p, m in zip(paths, metas))
+        raise PixfuseError(f"frames have different bit depths ({depths}); a stack must share one bit depth")
     if out.exists() and not overwrite:
         raise PixfuseError(f"{out} exists (pass --overwrite to replace it)")
     img, maps = fuse(imgs, method, task=task, return_maps=True, **params)

@@ -71,3 +71,35 @@ def reconstruct_laplacian(lp: list[np.ndarray], a: float = 0.4) -> np.ndarray:
     for band in reversed(lp[:-1]):
         img = band + expand(img, band.shape, a)
     return img
+
+
+# ----------------------------------------------------------------------------
+# OpenCV-kernel pyramids (binomial 1-4-6-4-1 / 16, BORDER_REFLECT_101): the fast
+# path used by exposure fusion; identical to cv2.buildPyramid / cv2.pyrUp.
+
+
+def cv_levels(shape: tuple[int, ...]) -> int:
+    """Highest pyramid index OpenCV's MergeMertens uses: ``int(log(min(h, w)) / log(2))`` in float32."""
+    m = np.float32(min(shape[0], shape[1]))
+    return int(np.log(m) / np.log(np.float32(2.0)))
+
+
+def cv_gaussian_pyramid(img: np.ndarray, maxlevel: int) -> list[np.ndarray]:
+    """``maxlevel + 1`` Gaussian levels with ``cv2.pyrDown`` (level 0 = ``img``)."""
+    g = [img]
+    for _ in range(maxlevel):
+        g.append(cv2.pyrDown(g[-1]))
+    return g
+
+
+def cv_pyr_up(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``cv2.pyrUp`` to an explicit (h, w)."""
+    return cv2.pyrUp(img, dstsize=(shape[1], shape[0]))
+
+
+def cv_collapse(pyr: list[np.ndarray]) -> np.ndarray:
+    """Collapse a Laplacian pyramid built with :func:`cv_gaussian_pyramid` / :func:`cv_pyr_up`."""
+    out = pyr[-1]
+    for band in reversed(pyr[:-1]):
+        out = band + cv_pyr_up(out, band.shape)
+    return out
