@@ -26,6 +26,7 @@ DEFAULT_METHODS: dict[str, str] = {
     "multi_focus": "lp",
     "multi_exposure": "fmspd-mef",
     "general": "lp",
+    "pansharpening": "mtf-glp-hpm",
 }
 
 
