@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ParameterError
+from ..ops import gstats
 from ..ops.histmatch import match_moments, std2
 from ..ops.mtf import SENSORS, canonical_sensor, gen_mtf, imfilter_replicate, imfilter_replicate_bands
 from ..ops.mtf import lp_filter_gauss, mtf_filter, mtf_pan_filter
@@ -66,11 +67,12 @@ def upsample_ms(ms: np.ndarray, ratio: int) -> np.ndarray:
     return imresize(ms, float(ratio))
 
 
-def prepare_inputs(images: Sequence[Any], ratio: int | None = None, min_bands: int = 1
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def prepare_inputs(images: Sequence[Any], ratio: int | None = None, min_bands: int = 1, *, upsample: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
     """Validate ``[pan, ms]`` and return ``(pan, ms_lr, ms_up, ratio)`` as float64.
 
-    Raises InputError / ParameterError with a message naming the problem.
+    ``ms_up`` is None with ``upsample=False``.  Raises InputError / ParameterError with a
+    message naming the problem.
     """
     if len(images) != 2:
         raise InputError(f"pansharpening needs exactly two inputs [pan, ms], got {len(images)}")
@@ -98,7 +100,7 @@ def prepare_inputs(images: Sequence[Any], ratio: int | None = None, min_bands: i
         raise ParameterError(f"ratio={ratio} but the PAN/MS sizes give a ratio of {r}")
     if min(mh, mw) < 4:
         raise InputError(f"MS of {mh}x{mw} pixels is too small (minimum 4x4)")
-    return pan, ms, upsample_ms(ms, r), r
+    return pan, ms, (upsample_ms(ms, r) if upsample else None), r
 
 
 def _need_pow2(r: int, method: str) -> None:
@@ -111,10 +113,8 @@ def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _cov(x: np.ndarray, y: np.ndarray) -> float:
-    """MATLAB cov(x, y)(1, 2): sample covariance (N - 1)."""
-    x = x.ravel()
-    y = y.ravel()
-    return float(((x - x.mean()) * (y - y.mean())).sum() / (x.size - 1))
+    """MATLAB cov(x, y)(1, 2): sample covariance (N - 1), via :mod:`pixfuse.ops.gstats` (tile-aware)."""
+    return float(gstats.cov(x, y))
 
 
 def _corr2(x: np.ndarray, y: np.ndarray) -> float:
@@ -290,11 +290,12 @@ def pca(images: Sequence[np.ndarray], *, ratio: int | None = None) -> np.ndarray
 
 def _gs_inject(ms: np.ndarray, i0: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """GS injection: F_b = (MS_b - mean) + cov(I0, MS_b)/var(I0) * delta, then the MS means restored."""
-    ms0 = ms - ms.mean(axis=(0, 1))
-    var_i = i0.var(ddof=1)
+    ms_mean = gstats.mean(ms, axis=(0, 1))
+    ms0 = ms - ms_mean
+    var_i = float(gstats.var(i0))
     g = np.array([_cov(i0, ms0[:, :, b]) / var_i for b in range(ms.shape[2])])
     f = ms0 + delta[:, :, None] * g
-    return f - f.mean(axis=(0, 1)) + ms.mean(axis=(0, 1))
+    return f - gstats.mean(f, axis=(0, 1)) + ms_mean
 
 
 @register_method("gs", tasks=_TASK, n_inputs=(2, 2), color="native", params={"ratio": _RATIO},
@@ -554,8 +555,12 @@ def _kmeans(x: np.ndarray, k: int, seed: int, iters: int = 100) -> np.ndarray:
     c = np.array(centers)
     labels = np.full(n, -1, dtype=np.int64)
     for _ in range(iters):
-        # squared distances up to the per-point constant |x|^2
-        new = np.argmin((c * c).sum(1)[None] - 2 * (x @ c.T), axis=1)
+        # squared distances (explicit per-dimension sums: small k and B, avoids BLAS overhead)
+        d = np.zeros((n, k))
+        for dim in range(x.shape[1]):
+            diff = x[:, dim:dim + 1] - c[None, :, dim]
+            d += diff * diff
+        new = np.argmin(d, axis=1)
         if np.array_equal(new, labels):
             break
         labels = new
@@ -611,8 +616,9 @@ def c_gsa(images: Sequence[np.ndarray], *, ratio: int | None = None, segments: i
         for lab in np.unique(labels):
             m = labels == lab
             iv, mv = i_lr[m], ms[:, :, b][m]
-            if iv.size > 1:
-                coeff[m] = _cov(iv, mv) / iv.var(ddof=1)
+            if iv.size > 1:  # per-cluster statistics: plain numpy (C-GSA is not tile-exact)
+                c = ((iv - iv.mean()) * (mv - mv.mean())).sum() / (iv.size - 1)
+                coeff[m] = c / iv.var(ddof=1)
         out[:, :, b] = coeff * details + ms[:, :, b]
     return out
 
@@ -931,7 +937,7 @@ def mtf_glp_cbd(images: Sequence[np.ndarray], *, ratio: int | None = None, senso
     lp = _pan_lp_glp_bands(pan, sensor, ms.shape[2], r)
     out = np.empty_like(ms)
     for b in range(ms.shape[2]):
-        g = _cov(lp[:, :, b], ms[:, :, b]) / lp[:, :, b].var(ddof=1)
+        g = _cov(lp[:, :, b], ms[:, :, b]) / float(gstats.var(lp[:, :, b]))
         out[:, :, b] = ms[:, :, b] + g * (pan - lp[:, :, b])
     return out
 
@@ -971,10 +977,8 @@ def brovey_gdal(images: Sequence[np.ndarray], *, ratio: int | None = None, weigh
     ----------
     GDAL documentation, "Pansharpening" (gdal_pansharpen, VRT PansharpenedDataset); Gillespie et al., 1987.
     """
-    pan, ms_lr, ms, r = prepare_inputs(images, ratio)
-    nb = ms.shape[2]
-    if upsampling == "nearest":
-        ms = np.repeat(np.repeat(ms_lr, r, axis=0), r, axis=1)
+    pan, ms_lr, _, r = prepare_inputs(images, ratio, upsample=False)
+    nb = ms_lr.shape[2]
     if weights is None:
         wts = np.full(nb, 1.0 / nb)
     else:
@@ -986,7 +990,14 @@ def brovey_gdal(images: Sequence[np.ndarray], *, ratio: int | None = None, weigh
         if len(vals) != nb:
             raise ParameterError(f"weights needs one value per MS band ({nb}), got {len(vals)}")
         wts = np.asarray(vals)
-    pseudo = (ms * wts).sum(axis=2)
+    if upsampling == "nearest":
+        # replication commutes with the per-pixel weighted sum: compute the pseudo-PAN at low resolution
+        ms = np.repeat(np.repeat(ms_lr, r, axis=0), r, axis=1)
+        pseudo = np.repeat(np.repeat((ms_lr * wts).sum(axis=2), r, axis=0), r, axis=1)
+    else:
+        ms = upsample_ms(ms_lr, r)
+        pseudo = (ms * wts).sum(axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(pseudo != 0, pan / pseudo, 0.0)
-    return ms * factor[:, :, None]
+    ms *= factor[:, :, None]
+    return ms

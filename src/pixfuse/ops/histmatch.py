@@ -9,18 +9,23 @@ deviation, N - 1):
 where ``P_ref`` is the PAN itself (GIHS, BT, HPF, SFIM, ATWT) or a low-pass
 version of it (MTF-GLP family: ``LPfilterGauss``; AWLP: bicubic down/up), so
 that the *low-pass* PAN has the target's standard deviation.
+
+The means and standard deviations go through :mod:`pixfuse.ops.gstats`, so a method
+built on these helpers gets whole-scene statistics when run tile by tile
+(:mod:`pixfuse.tiling`); on a whole image they are plain numpy reductions.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from . import gstats
 
 __all__ = ["std2", "match_moments", "match_moments_bands"]
 
 
 def std2(x: np.ndarray) -> float:
     """MATLAB ``std2``: sample standard deviation (N - 1) of all elements."""
-    a = np.asarray(x, dtype=np.float64)
-    return float(a.std(ddof=1))
+    return float(gstats.std(np.asarray(x, dtype=np.float64), ddof=1))
 
 
 def match_moments(src: np.ndarray, target: np.ndarray, src_ref: np.ndarray | None = None) -> np.ndarray:
@@ -33,7 +38,7 @@ def match_moments(src: np.ndarray, target: np.ndarray, src_ref: np.ndarray | Non
     ref = s if src_ref is None else np.asarray(src_ref, dtype=np.float64)
     sr = std2(ref)
     gain = std2(target) / sr if sr > 0 else 1.0
-    return (s - s.mean()) * gain + float(np.mean(target))
+    return (s - float(gstats.mean(s))) * gain + float(gstats.mean(np.asarray(target, dtype=np.float64)))
 
 
 def match_moments_bands(pan: np.ndarray, ms: np.ndarray, pan_ref: np.ndarray | None = None) -> np.ndarray:
