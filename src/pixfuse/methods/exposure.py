@@ -312,9 +312,10 @@ def gff_weights(images: Sequence[np.ndarray], r1: int, eps1: float, r2: int, eps
 
 
 def gff_fuse(images: Sequence[np.ndarray], r1: int = 45, eps1: float = 0.3, r2: int = 7,
-             eps2: float = 1e-6, avg_size: int = 31) -> np.ndarray:
+             eps2: float = 1e-6, avg_size: int = 31,
+             weights: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Two-scale GFF fusion: ``sum W_B * B + sum W_D * D`` with ``B`` a ``avg_size`` box mean."""
-    WB, WD = gff_weights(images, r1, eps1, r2, eps2)
+    WB, WD = gff_weights(images, r1, eps1, r2, eps2) if weights is None else weights
     out = None
     for i, im in enumerate(images):
         im = np.asarray(im, np.float32)
