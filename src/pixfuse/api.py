@@ -23,7 +23,7 @@ MIN_SIDE = 8
 DEFAULT_METHODS: dict[str, str] = {
     "ivif": "lp",
     "medical": "lp",
-    "multi_focus": "lp",
+    "multi_focus": "gfdf",
     "multi_exposure": "fmspd-mef",
     "general": "lp",
     "pansharpening": "mtf-glp-hpm",
