@@ -295,7 +295,7 @@ class _Executor:
                 self._own.append(self.client)
             else:
                 cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1, processes=True,
-                                       dashboard_address=None, memory_limit=0, silence_logs=40)
+                                       dashboard_address=":0", memory_limit=0, silence_logs=40)
                 self.client = Client(cluster)
                 self._own += [self.client, cluster]
         if self.client is not None:
