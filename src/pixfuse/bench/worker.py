@@ -10,6 +10,7 @@ median of ``repeats`` timed calls, with BLAS/OpenMP/OpenCV limited to
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -278,24 +279,38 @@ def _err(exc: BaseException) -> str:
 
 def score(fused: np.ndarray, sources: list[Any], reference: Any, metrics: list[tuple[str, str]]
           ) -> tuple[list[tuple[str, str, float | None, float]], list[tuple[str, str]], float]:
-    """Compute each metric (timed); errors become failures, not exceptions."""
-    from ..api import evaluate
+    """Compute each metric (timed); errors become failures, not exceptions.
 
+    Metrics share intermediate results inside one cache scope (as in
+    :func:`pixfuse.evaluate`), so a metric's time excludes work an earlier
+    metric of the same image already did.
+    """
     out: list[tuple[str, str, float | None, float]] = []
     fails: list[tuple[str, str]] = []
     total = 0.0
-    for name, conv in metrics:
-        t0 = time.perf_counter()
-        try:
-            v = evaluate(fused, sources, metrics=[name], reference=reference)[name]
-            dt = time.perf_counter() - t0
-            v = float(v)
-            out.append((name, conv, None if v != v else v, dt))
-        except Exception as exc:  # a metric bug must not kill the run
-            dt = time.perf_counter() - t0
-            fails.append((name, _err(exc)))
-        total += dt
+    try:  # intermediate results (gradients, SSIM maps, ...) shared between metrics, as in evaluate()
+        from ..metrics._common import cache_scope
+    except ImportError:  # pragma: no cover
+        cache_scope = contextlib.nullcontext  # type: ignore[assignment]
+    with cache_scope():
+        for name, conv in metrics:
+            total += _score_one(fused, sources, reference, name, conv, out, fails)
     return out, fails, total
+
+
+def _score_one(fused: np.ndarray, sources: list[Any], reference: Any, name: str, conv: str,
+               out: list[tuple[str, str, float | None, float]], fails: list[tuple[str, str]]) -> float:
+    from ..api import evaluate
+
+    t0 = time.perf_counter()
+    try:
+        v = float(evaluate(fused, sources, metrics=[name], reference=reference)[name])
+        dt = time.perf_counter() - t0
+        out.append((name, conv, None if v != v else v, dt))
+    except Exception as exc:  # a metric bug must not kill the run
+        dt = time.perf_counter() - t0
+        fails.append((name, _err(exc)))
+    return dt
 
 
 def run_job(job: Job) -> JobResult:

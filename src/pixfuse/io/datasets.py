@@ -595,7 +595,7 @@ def load_item(item: Item) -> tuple[list[Any], Any]:
         return srcs, ref
     if item.kind == "mat":
         mod = _optional_module("mat")
-        for fname in ("read_pansharpening_mat", "read_scene", "load_scene", "read_mat_scene", "read_mat"):
+        for fname in ("load_pansharpening_mat", "read_pansharpening_mat", "read_scene", "load_scene", "read_mat_scene", "read_mat"):
             fn = getattr(mod, fname, None) if mod else None
             if fn is not None:
                 scene = fn(item.sources[0])
