@@ -76,3 +76,22 @@ def test_pansharpen_cli_errors(tmp_path, cli):
     assert r.returncode == 2 and "CRS mismatch" in r.stderr and "Traceback" not in r.stderr
     r = cli("pansharpen", pan, ms, "-o", pan, "-m", names[0], "--workers", "0")
     assert r.returncode == 2 and "--workers" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["brovey-gdal", "bt", "mtf-glp"])
+def test_registered_methods_tile_exact(name):
+    from pixfuse.registry import get_method
+    from pixfuse.tiling import TILE_EXACT, _call_method
+
+    try:
+        spec = get_method(name)
+    except Exception:
+        pytest.skip(f"{name} not registered")
+    assert name in TILE_EXACT
+    pan, ms = _load(GE1)
+    pan, ms = pan[:384, :384], ms[:96, :96]
+    kw = {"sensor": "GeoEye1"} if "sensor" in spec.params else {}
+    whole = _call_method(name, pan, ms, 4, kw)
+    tiled = pansharpen_array_tiled(pan, ms, name, tile=128, **kw)
+    inner = (slice(64, -64), slice(64, -64))
+    assert np.abs(tiled - whole)[inner].max() <= 1e-3 * np.abs(whole).max()
