@@ -180,7 +180,20 @@ def _nice(lo: float, hi: float) -> tuple[float, float]:
 
 
 def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
-    return [lo + (hi - lo) * i / n for i in range(n + 1)]
+    """Round tick values (steps of 1, 2 or 5 x 10^k) inside [lo, hi]."""
+    span = hi - lo
+    if not (math.isfinite(span) and span > 0):
+        return [lo]
+    raw = span / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step) * step
+    out = []
+    v = first
+    while v <= hi + step * 1e-9 and len(out) < 20:
+        out.append(0.0 if abs(v) < step * 1e-9 else v)
+        v += step
+    return out
 
 
 def _tick_label(v: float) -> str:

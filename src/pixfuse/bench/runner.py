@@ -48,6 +48,8 @@ class RunStats:
     setup_seconds: float = 0.0
     compute_seconds: float = 0.0  # fusion calls + metric calls, summed over workers
     worker_seconds: float = 0.0  # whole job time, summed over workers
+    load_seconds: float = 0.0  # decoding the sources (workers)
+    cache_seconds: float = 0.0  # writing / reading back the fused images (workers)
     store_seconds: float = 0.0
     executor: str = ""
     workers: int = 0
@@ -91,6 +93,11 @@ def plan_jobs(resolved: Sequence[ResolvedDataset], store: ResultStore, cfg: RunC
                     need_fuse=not fused_ok, repeats=cfg.repeats, warmup=cfg.warmup, threads=cfg.threads,
                     plugins=tuple(cfg.plugins),
                 ))
+    # item-major order: consecutive jobs share their decoded sources in the worker
+    order = {}
+    for j in jobs:
+        order.setdefault((j.dataset, j.item.name), len(order))
+    jobs.sort(key=lambda j: order[(j.dataset, j.item.name)])
     return jobs, cached
 
 
@@ -304,6 +311,8 @@ def run_benchmark(cfg: RunConfig, *, progress: bool = True, log: Callable[[str],
                 stats.results_written += len(res.metrics)
                 stats.compute_seconds += res.seconds.get("fuse", 0.0) + res.seconds.get("metrics", 0.0)
                 stats.worker_seconds += res.seconds.get("total", 0.0)
+                stats.load_seconds += res.seconds.get("load", 0.0)
+                stats.cache_seconds += res.seconds.get("cache", 0.0)
                 if res.failures:
                     stats.failed_jobs += 1
                     for m, msg in res.failures:
