@@ -175,12 +175,16 @@ def _vifb_mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt((d * d).sum()) / a.size)
 
 
-def _vifb_err(F: np.ndarray, S: list[np.ndarray]) -> float:
+def _vifb_err(F: np.ndarray, S: list[np.ndarray], to_psnr: bool = False) -> float:
     def single(*args: np.ndarray) -> float:
         f = args[-1]
         # rgb2gray of a double image: unrounded
-        return float(np.mean([_vifb_mse(C.gray_of(s, uint8=False), f) for s in args[:-1]]))
+        e = float(np.mean([_vifb_mse(C.gray_of(s, uint8=False), f) for s in args[:-1]]))
+        if not to_psnr:
+            return e
+        return float("inf") if e == 0 else float(20 * np.log10(255.0 / np.sqrt(e)))
 
+    # per-channel values (RGB fused image) are averaged after the PSNR, as VIFB does
     return C.vifb_dispatch(single, F, S, any_count=True)
 
 
@@ -206,8 +210,7 @@ def psnr(fused: Any, sources: Any, reference: Any = None) -> float:
     VIFB ``metrics/metricsPsnr.m``.
     """
     F, S = C.prepare(fused, sources, min_sources=1)
-    e = _vifb_err(F, S)
-    return float("inf") if e == 0 else float(20 * np.log10(255.0 / np.sqrt(e)))
+    return _vifb_err(F, S, to_psnr=True)
 
 
 @register_metric("rmse", higher_is_better=False, needs="sources", tasks=ALL_TASKS, convention="VIFB",
