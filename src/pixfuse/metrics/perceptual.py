@@ -430,7 +430,10 @@ def qp(fused: Any, sources: Any, reference: Any = None) -> float:
     ``filter2 'same'``, C = 1e-4) between F and A, B and the pixel-wise max of
     A, B (masks PC > 0.1) is maxed over the three and summed over the max-mask
     area; ``Q_P = P_pc * P_M * P_m``.  Grey 0-255 images (a colour VI with a
-    grey F -> unrounded ``rgb2gray``; MEFB wrapper rules otherwise).
+    grey F -> unrounded ``rgb2gray``; MEFB wrapper rules otherwise).  NaN when
+    an image is constant (no filter response: 0/0 in the per-orientation phase
+    congruency, as in the reference).  The log-Gabor filter bank and its noise
+    constants are cached per image size.
     """
     F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
 

@@ -296,7 +296,7 @@ def cc(fused: Any, sources: Any, reference: Any = None) -> float:
     """Correlation coefficient: mean over the sources of Pearson's r(S_k, F) (Tang's ``CC_evaluation``).
 
     Grey 0-255 images (colour -> ``rgb2gray`` uint8).  Works for N sources;
-    ``nan`` if an image is constant (r undefined).
+    ``nan`` if an image is constant (r undefined, as MATLAB's 0/0).
 
     References
     ----------

@@ -637,7 +637,8 @@ def qy(fused: Any, sources: Any, reference: Any = None) -> float:
     Local SSIM with a 7x7 Gaussian window (sigma 1.5, 'valid') and C1 = C2 =
     2e-16: where SSIM(A, B) >= 0.75, ``lambda SSIM(A,F) + (1 - lambda)
     SSIM(B,F)`` with ``lambda = s_A^2 / (s_A^2 + s_B^2)``; elsewhere
-    ``max(SSIM(A,F), SSIM(B,F))``; mean over the non-NaN windows.
+    ``max(SSIM(A,F), SSIM(B,F))``; mean over the non-NaN windows (NaN when
+    every window is 0/0, e.g. constant sources).
     """
     F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
     return C.mefb_dispatch(_mefb_gray_single(_qy_core), F, S)
@@ -665,6 +666,11 @@ def qc(fused: Any, sources: Any, reference: Any = None) -> float:
     ``sim = s_AF / (s_AF + s_BF)`` (local covariances, 7x7 Gaussian sigma 1.5,
     'valid'); ``Q = sim SSIM(A,F) + (1 - sim) SSIM(B,F)`` with SSIM as in
     :func:`qy`, set to 0 where sim < 0 and 1 where sim > 1; mean over non-NaN.
+
+    Note: in perfectly flat 7x7 windows both covariances are 0 in exact
+    arithmetic and the reference evaluates the ratio on +-1e-13 rounding noise
+    (implementation-dependent), so values agree with the MATLAB/Octave code to
+    ~1e-4 relative, not 1e-12.  NaN if no window is defined (constant images).
     """
     F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
     return C.mefb_dispatch(_mefb_gray_single(_qc_core), F, S)
