@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .report import DatasetReport, _friedman_lines, cell_text, fmt, fmt_time, protocol_text
+from .report import DatasetReport, _friedman_lines, _n_images, cell_text, fmt, fmt_time, protocol_text
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354"]
@@ -376,7 +376,7 @@ def write_html(reports: Sequence[DatasetReport], meta: dict[str, Any], out: Path
         sizes = sorted(set(rep.sizes.values()))
         size_txt = ", ".join(f"{h}x{w}" for h, w in sizes[:6]) + (" …" if len(sizes) > 6 else "")
         body.append(f"<h2 id='ds-{_e(rep.name)}'>{_e(rep.name)} <span class=note>({_e(rep.task)}, "
-                    f"{len(rep.items)} images{'; sizes (HxW) ' + size_txt if size_txt else ''})</span></h2>")
+                    f"{_n_images(len(rep.items))}{'; sizes (HxW) ' + size_txt if size_txt else ''})</span></h2>")
         body.append(_table(rep))
         items = [i for i in (grid_items or []) if i in rep.items] or rep.items[:n_grid]
         if items:

@@ -222,6 +222,10 @@ def decimals_for(values: np.ndarray) -> int:
     return int(min(6, max(1, 3 - mag)))
 
 
+def _n_images(n: int) -> str:
+    return f"{n} image{'' if n == 1 else 's'}"
+
+
 def fmt(x: float, d: int) -> str:
     if x is None or not math.isfinite(x):
         return "–"
@@ -313,7 +317,7 @@ def write_markdown(reports: Sequence[DatasetReport], meta: dict[str, Any], out: 
              "Cells: mean ± standard deviation over the dataset's images, rank in parentheses (1 = best); "
              "best value in **bold**; ↑ higher is better, ↓ lower is better. Time: median fusion time per image.", ""]
     for rep in reports:
-        lines += [f"## {rep.name} ({rep.task}, {len(rep.items)} images)", ""]
+        lines += [f"## {rep.name} ({rep.task}, {_n_images(len(rep.items))})", ""]
         head = ["method"] + [f"{m.display} {m.arrow}" for m in rep.metrics] + ["time ↓", "mean rank ↓"]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
@@ -352,7 +356,7 @@ def write_latex(reports: Sequence[DatasetReport], meta: dict[str, Any], out: Pat
     for rep in reports:
         nk = len(rep.metrics)
         parts += [r"\begin{table}[t]", r"\centering", r"\small",
-                  rf"\caption{{{_tex_escape(rep.name)}: mean $\pm$ std over {len(rep.items)} images, rank in "
+                  rf"\caption{{{_tex_escape(rep.name)}: mean $\pm$ std over {_n_images(len(rep.items))}, rank in "
                   r"parentheses; best in bold; $\uparrow$/$\downarrow$: higher/lower is better.}",
                   r"\begin{tabular}{l" + "c" * (nk + 2) + "}", r"\toprule"]
         up, down = r"$\uparrow$", r"$\downarrow$"
