@@ -19,6 +19,7 @@ from conftest import data_path
 METHODS = [
     "rp", "cp", "grp", "mp",
     "dwt", "swt", "dtcwt", "cvt", "nsst", "msvd",
+    "lp-sr", "rp-sr", "dwt-sr", "nsst-sr",
     "nsst-papcnn",
 ]
 # tolerance of "identical sources give the source back"
@@ -138,6 +139,10 @@ PINNED = {
     "cvt": (0.524733, 0.096665, 5.818510),
     "nsst": (0.524747, 0.096631, 5.807356),
     "msvd": (0.525031, 0.063926, 5.410330),
+    "lp-sr": (0.520473, 0.107216, 5.845152),
+    "rp-sr": (0.551614, 0.113397, 6.038427),
+    "dwt-sr": (0.524637, 0.106706, 6.119161),
+    "nsst-sr": (0.476037, 0.112165, 6.574101),
     "nsst-papcnn": (0.547963, 0.112403, 6.715397),
 }
 
@@ -165,6 +170,8 @@ def test_pinned_regression_values(method):
         ("nsst", {"dcomp": "3,x"}, "dcomp"),
         ("nsst", {"dcomp": "9"}, "dcomp"),
         ("msvd", {"levels": 0}, "levels"),
+        ("lp-sr", {"stride": 0}, "stride"),
+        ("nsst-sr", {"epsilon": -1}, "epsilon"),
         ("nsst-papcnn", {"iterations": 0}, "iterations"),
         ("mp", {"bogus": 1}, "bogus"),
     ],

@@ -65,10 +65,9 @@ def omp(d: np.ndarray, x: np.ndarray, *, tol: float | None = None, max_atoms: in
         a, c, idx = _omp_chunk(d, x[:, s : s + _CHUNK].T, tol, kmax)
         approx[:, s : s + _CHUNK] = a.T
         if return_coefs:
-            cols = np.arange(a.shape[0])[:, None]
-            sub = np.zeros((a.shape[0], k_atoms), np.float32)
-            np.add.at(sub, (np.broadcast_to(cols, idx.shape), idx), c)
-            coefs[:, s : s + _CHUNK] = sub.T
+            flat = (np.arange(a.shape[0])[:, None] * k_atoms + idx).ravel()
+            sub = np.bincount(flat, weights=c.ravel(), minlength=a.shape[0] * k_atoms)
+            coefs[:, s : s + _CHUNK] = sub.reshape(a.shape[0], k_atoms).T
     return approx, coefs
 
 
@@ -207,7 +206,7 @@ def aggregate_patches(cols: np.ndarray, ys: np.ndarray, xs: np.ndarray, shape: t
 
 #: sha256 of the shipped ``pixfuse/data/sr_dictionary.npz`` (regenerate with
 #: ``scripts/learn_sr_dictionary.py`` and update this value).
-SR_DICTIONARY_SHA256 = "__PENDING__"
+SR_DICTIONARY_SHA256 = "e36e3752bdbeb822f947c02162e2ff34d688f19698c4f80d44a1b3419a909ea9"
 
 
 def load_sr_dictionary() -> np.ndarray:
