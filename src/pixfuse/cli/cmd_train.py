@@ -21,18 +21,18 @@ def train_cmd(
     data: Path = typer.Option(..., "--data", help="Training folder (ivif: ir/ + vi/; medical: */MRI + */CT|PET|SPECT)."),
     out: Path = typer.Option(..., "--out", help="Output model file (.npz)."),
     model: str = typer.Option("pixnet", "--model", help="pixnet (12k parameters) or pixnet-tiny (882)."),
-    iters: int = typer.Option(3000, "--iters", help="Optimiser iterations."),
+    iters: int = typer.Option(1500, "--iters", help="Optimiser iterations."),
     seed: int = typer.Option(0, "--seed", help="Random seed (initialisation and crops)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>.ckpt after an interruption."),
     batch: int = typer.Option(8, "--batch", help="Crops per iteration."),
-    crop: int = typer.Option(96, "--crop", help="Crop side in pixels."),
+    crop: int = typer.Option(64, "--crop", help="Crop side in pixels."),
     lr: float = typer.Option(2e-3, "--lr", help="Peak Adam learning rate (cosine decay)."),
     holdout_every: int = typer.Option(10, "--holdout-every", help="Hold out every N-th pair (sorted by name); 0 = none."),
     threads: int = typer.Option(1, "--threads", help="torch CPU threads."),
-    w_int: float = typer.Option(1.0, "--w-int", help="Weight of the intensity loss."),
-    w_grad: float = typer.Option(10.0, "--w-grad", help="Weight of the gradient-magnitude loss."),
-    w_ssim: float = typer.Option(1.0, "--w-ssim", help="Weight of the SSIM loss."),
-    w_angle: float = typer.Option(1.0, "--w-angle", help="Weight of the angle-aware gradient-direction loss."),
+    w_int: float = typer.Option(2.0, "--w-int", help="Weight of the intensity loss."),
+    w_grad: float = typer.Option(5.0, "--w-grad", help="Weight of the gradient-magnitude loss."),
+    w_ssim: float = typer.Option(0.5, "--w-ssim", help="Weight of the SSIM loss."),
+    w_angle: float = typer.Option(2.0, "--w-angle", help="Weight of the angle-aware gradient-direction loss."),
     target: str = typer.Option("max", "--target", help="Intensity target: max or saliency."),
     max_pairs: int = typer.Option(0, "--max-pairs", help="Use only the first N training pairs (0 = all)."),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Checkpoint interval (iterations)."),
@@ -69,7 +69,7 @@ def train_cmd(
 
             res = train(cfg, out, resume=resume, checkpoint_every=checkpoint_every, progress=cb, command=command)
     extra = f", resumed at iteration {res.resumed_from}" if res.resumed_from else ""
-    console.print(f"wrote {res.out}: {res.n_params} parameters, {res.iters} iterations in {res.seconds:.0f} s{extra}; "
+    console.print(f"wrote {res.out}: {res.n_params} parameters, {res.iters} iterations in {res.seconds:.0f} s wall / {res.cpu_seconds:.0f} s CPU{extra}; "
                   f"loss {res.first_loss:.4f} -> {res.last_loss:.4f}")
 
 
@@ -84,6 +84,7 @@ def distill_cmd(
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     holdout_every: int = typer.Option(10, "--holdout-every", help="Hold out every N-th pair (as in training)."),
     smooth: float = typer.Option(1e-4, "--smooth", help="Smoothness weight of the fit."),
+    pairs: int = typer.Option(60, "--pairs", help="Use at most N training pairs, evenly spaced in name order."),
 ) -> None:
     """Distil a network into a look-up table (pixlut): `pixfuse distill --model m.npz --task ivif --data DIR --out t.npz`."""
     from ..learned.data import find_pairs, load_pair, split_pairs
@@ -94,6 +95,9 @@ def distill_cmd(
         raise fail("--nodes must lie in [3, 65]")
     net = load_net(model)
     train_pairs, _ = split_pairs(find_pairs(data, task), holdout_every)
+    if pairs and len(train_pairs) > pairs:
+        step = len(train_pairs) / pairs
+        train_pairs = [train_pairs[int(i * step)] for i in range(pairs)]
     stacks = [load_pair(p) for p in train_pairs]
     lut = distill(net, stacks, nodes=nodes, samples=samples, seed=seed, smooth=smooth)
     command = "pixfuse " + " ".join(shlex.quote(a) for a in sys.argv[1:])

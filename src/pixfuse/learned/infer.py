@@ -236,8 +236,32 @@ def _atomic_savez(p: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) 
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, buf.getvalue(), compresslevel=9)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return p
+
+
+def write_manifest(folder: str | Path | None = None) -> Path:
+    """(Re)write ``weights.json`` in ``folder`` (default: the package data folder) from the ``.npz`` files there.
+
+    Each entry records the sha256, the size and the model description from the file's ``meta``.
+    """
+    d = Path(folder) if folder is not None else data_dir()
+    files: dict[str, Any] = {}
+    for p in sorted(d.glob("*.npz")):
+        meta = json.loads(np.load(p, allow_pickle=False)["meta"].item())
+        entry: dict[str, Any] = {"sha256": sha256_file(p), "bytes": p.stat().st_size, "kind": meta.get("format")}
+        for k in ("arch", "n_params", "task", "nodes", "teacher"):
+            if k in meta:
+                entry[k] = meta[k]
+        if "training" in meta:
+            entry["command"] = meta["training"].get("command")
+        elif "command" in meta:
+            entry["command"] = meta["command"]
+        files[p.name] = entry
+    out = d / MANIFEST
+    out.write_text(json.dumps({"files": files}, indent=1, sort_keys=True) + "\n")
+    return out

@@ -31,10 +31,10 @@ _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
 @dataclasses.dataclass
 class LossWeights:
-    intensity: float = 1.0
-    gradient: float = 10.0
-    ssim: float = 1.0
-    angle: float = 1.0
+    intensity: float = 2.0
+    gradient: float = 5.0
+    ssim: float = 0.5
+    angle: float = 2.0
     target: str = "max"  # or "saliency"
 
 

@@ -1,0 +1,188 @@
+"""Learned methods without torch: shipped weights (hash verified), numpy inference, LUT, errors."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pixfuse
+from pixfuse.errors import ParameterError
+from pixfuse.learned import infer, lut
+from pixfuse.learned.data import load_luminance
+
+from .conftest import ROOT, data_path
+
+SHIPPED = ["pixnet_ivif.npz", "pixnet_medical.npz", "pixnet-tiny_ivif.npz", "pixnet-tiny_medical.npz",
+           "pixlut_ivif.npz", "pixlut_medical.npz"]
+
+
+def _tno_crop(h: int = 96, w: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    ir = load_luminance(data_path("ivif", "tno", "ir", "17.png"))
+    vi = load_luminance(data_path("ivif", "tno", "vi", "17.png"))
+    return ir[200:200 + h, 250:250 + w].copy(), vi[200:200 + h, 250:250 + w].copy()
+
+
+def test_manifest_lists_every_shipped_file_with_valid_hash_and_small_size():
+    files = infer.manifest()["files"]
+    assert sorted(files) == sorted(SHIPPED)
+    for name, entry in files.items():
+        p = infer.data_dir() / name
+        assert p.stat().st_size < 500_000
+        assert infer.sha256_file(p) == entry["sha256"]
+        assert infer.shipped_path(name) == p
+
+
+def test_parameter_counts_of_shipped_networks():
+    assert infer.load_shipped_net("pixnet_ivif.npz").n_params == 12194
+    assert infer.load_shipped_net("pixnet-tiny_medical.npz").n_params == 882
+
+
+@pytest.mark.parametrize("method", ["pixnet", "pixnet-tiny", "pixlut"])
+def test_runs_on_real_pair_deterministic_and_in_range(method):
+    ir, vi = _tno_crop()
+    f1 = pixfuse.fuse([ir, vi], method)
+    f2 = pixfuse.fuse([ir, vi], method)
+    assert f1.dtype == np.float32 and f1.shape == ir.shape
+    assert f1.tobytes() == f2.tobytes()
+    # fused image keeps the brighter structures: correlated with both sources, closer to the max than the min
+    mx, mn = np.maximum(ir, vi), np.minimum(ir, vi)
+    assert np.abs(f1 - mx).mean() < np.abs(f1 - mn).mean()
+    assert np.corrcoef(f1.ravel(), ir.ravel())[0, 1] > 0.3
+    assert np.corrcoef(f1.ravel(), vi.ravel())[0, 1] > 0.3
+
+
+@pytest.mark.parametrize("method", ["pixnet", "pixnet-tiny", "pixlut"])
+@pytest.mark.parametrize("shape", [(9, 9), (37, 53), (64, 17)])
+def test_odd_sizes(method, shape):
+    rng = np.random.default_rng(1)
+    a = rng.random(shape, dtype=np.float32)
+    b = rng.random(shape, dtype=np.float32)
+    f = pixfuse.fuse([a, b], method)
+    assert f.shape == shape and np.isfinite(f).all()
+
+
+def test_colour_visible_goes_through_luminance_policy():
+    ir = load_luminance(data_path("ivif", "tno", "ir", "17.png"))[:64, :80]
+    from pixfuse.io import read_image
+
+    vi, _ = read_image(data_path("ivif", "msrs", "vi", "00537D.png"))
+    vi = vi[:64, :80]
+    f = pixfuse.fuse([ir, vi], "pixnet")
+    assert f.shape == (64, 80, 3)
+
+
+def test_medical_weights_and_user_file(tmp_path):
+    ir, vi = _tno_crop(48, 48)
+    fm = pixfuse.fuse([ir, vi], "pixnet", weights="medical")
+    fi = pixfuse.fuse([ir, vi], "pixnet")
+    assert not np.array_equal(fm, fi)
+    user = tmp_path / "mine.npz"
+    shutil.copy(infer.data_dir() / "pixnet_medical.npz", user)
+    assert np.array_equal(pixfuse.fuse([ir, vi], "pixnet", weights=str(user)), fm)
+    with pytest.raises(ParameterError, match="weights"):
+        pixfuse.fuse([ir, vi], "pixnet", weights="nonsense")
+    with pytest.raises(ParameterError, match="does not exist"):
+        pixfuse.fuse([ir, vi], "pixnet", weights=str(tmp_path / "missing.npz"))
+
+
+def test_corrupted_weights_error_names_file_and_expected_hash(tmp_path, monkeypatch):
+    files = infer.manifest()["files"]
+    for name in SHIPPED:
+        shutil.copy(infer.data_dir() / name, tmp_path / name)
+    (tmp_path / infer.MANIFEST).write_text(json.dumps({"files": files}))
+    raw = bytearray((tmp_path / "pixnet_ivif.npz").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (tmp_path / "pixnet_ivif.npz").write_bytes(bytes(raw))
+    monkeypatch.setattr(infer, "data_dir", lambda: tmp_path)
+    ir, vi = _tno_crop(32, 32)
+    with pytest.raises(infer.WeightsError) as exc:
+        pixfuse.fuse([ir, vi], "pixnet")
+    msg = str(exc.value)
+    assert str(tmp_path / "pixnet_ivif.npz") in msg and files["pixnet_ivif.npz"]["sha256"] in msg
+    # the CLI turns it into one line, exit code 2 (error is a PixfuseError)
+    assert isinstance(exc.value, pixfuse.errors.PixfuseError)
+
+
+def test_numpy_conv_equals_direct_correlation():
+    from scipy.ndimage import correlate
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 11, 14)).astype(np.float32)
+    w = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(2).astype(np.float32)
+    for d in (1, 2):
+        out = infer.conv3x3(x, w, b, d)
+        xp = np.pad(x.astype(np.float64), ((0, 0), (d, d), (d, d)), mode="reflect")
+        ref = np.zeros((2, 11, 14))
+        for o in range(2):
+            for c in range(3):
+                k = np.zeros((2 * d + 1, 2 * d + 1))
+                k[::d, ::d] = w[o, c]
+                ref[o] += correlate(xp[c], k, mode="constant")[d:-d, d:-d]
+            ref[o] += b[o]
+        np.testing.assert_allclose(out, ref, atol=1e-4)
+
+
+def test_lut_interpolation_equals_trilinear_definition():
+    rng = np.random.default_rng(2)
+    table = rng.random((9, 9, 9)).astype(np.float32)
+    a, b, c = (rng.random((40, 30)).astype(np.float32) for _ in range(3))
+    a[0, :4] = [0.0, 1.0, 0.5, 0.125]
+    n = table.shape[0]
+    atlas = np.ascontiguousarray(table.transpose(1, 0, 2).reshape(n, n * n))
+    np.testing.assert_allclose(lut.interpolate(atlas, n, a, b, c), lut.trilinear_reference(table, a, b, c),
+                               atol=2e-5)
+
+
+def test_lut_fit_recovers_a_representable_table():
+    rng = np.random.default_rng(3)
+    n = 5
+    true = rng.random((n, n, n)).astype(np.float32)
+    a, b, c = (rng.random(20000) for _ in range(3))
+    t = lut.trilinear_reference(true, a, b, c)
+    fitted = lut.fit_lut(a, b, c, t, nodes=n, smooth=1e-9)
+    np.testing.assert_allclose(fitted, true, atol=1e-3)
+
+
+def test_shipped_lut_reproduces_its_network_on_a_held_out_pair():
+    # the LUT sees only (I1, I2, contrast share); its error against the network it was distilled from is
+    # bounded by that information loss plus the 1/16 quantisation of each axis
+    ir, vi = _tno_crop(160, 200)
+    fn = infer.load_shipped_net("pixnet_ivif.npz").fuse(ir, vi)
+    fl = lut.load_lut(infer.shipped_path("pixlut_ivif.npz")).fuse(ir, vi)
+    err = np.abs(np.clip(fn, 0, 1) - np.clip(fl, 0, 1))
+    assert err.mean() < 0.03
+    assert np.corrcoef(fn.ravel(), fl.ravel())[0, 1] > 0.95
+
+
+def test_methods_import_and_run_without_torch():
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np, pixfuse\n"
+        "a = np.random.default_rng(0).random((20, 24), dtype=np.float32)\n"
+        "for m in ('pixnet', 'pixnet-tiny', 'pixlut'):\n"
+        "    assert pixfuse.fuse([a, a[::-1]], m).shape == (20, 24)\n"
+        "assert 'torch' not in [k for k, v in sys.modules.items() if v is not None]\n"
+        "print('ok')\n"
+    )
+    env_path = str(ROOT / "src")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+
+
+def test_train_command_without_torch_says_how_to_install(tmp_path):
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from pixfuse.cli import main\n"
+        f"main(['train', '--task', 'ivif', '--data', {str(tmp_path)!r}, '--out', {str(tmp_path / 'm.npz')!r}])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2
+    assert "install the learn extra: pip install torch==2.13.0" in r.stderr
