@@ -13,7 +13,7 @@ from pixfuse.learned.losses import LossWeights, fusion_loss, ssim_pair  # noqa: 
 from pixfuse.learned.models_torch import FusionNet  # noqa: E402
 from pixfuse.learned.train import TrainConfig, train  # noqa: E402
 
-from .conftest import data_path  # noqa: E402
+from conftest import data_path  # noqa: E402
 
 
 def _cfg(**kw):

@@ -69,8 +69,8 @@ def train_cmd(
 
             res = train(cfg, out, resume=resume, checkpoint_every=checkpoint_every, progress=cb, command=command)
     extra = f", resumed at iteration {res.resumed_from}" if res.resumed_from else ""
-    console.print(f"wrote {res.out}: {res.n_params} parameters, {res.iters} iterations in {res.seconds:.0f} s wall / {res.cpu_seconds:.0f} s CPU{extra}; "
-                  f"loss {res.first_loss:.4f} -> {res.last_loss:.4f}")
+    typer.echo(f"wrote {res.out}: {res.n_params} parameters, {res.iters} iterations in {res.seconds:.0f} s wall / {res.cpu_seconds:.0f} s CPU{extra}; "
+                  f"loss {res.first_loss:.4f} -> {res.last_loss:.4f}", err=True)
 
 
 @app.command("distill")
@@ -102,4 +102,4 @@ def distill_cmd(
     lut = distill(net, stacks, nodes=nodes, samples=samples, seed=seed, smooth=smooth)
     command = "pixfuse " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     save_lut(out, lut, {"task": task, "teacher": model.name, "command": command, "pairs": len(train_pairs)})
-    console.print(f"wrote {out}: {nodes}^3 table from {lut.meta['samples']} pixels of {len(train_pairs)} pairs")
+    typer.echo(f"wrote {out}: {nodes}^3 table from {lut.meta['samples']} pixels of {len(train_pairs)} pairs", err=True)
