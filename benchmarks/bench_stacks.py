@@ -64,7 +64,9 @@ def _cmd_time(cmd: list[str], repeat: int, env: dict | None = None) -> float:
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        r = subprocess.run(cmd, capture_output=True, env=env, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"command failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-2000:]}")
         best = min(best, time.perf_counter() - t)
     return best
 
