@@ -77,6 +77,15 @@ def _read(p: Path) -> np.ndarray:
         return read_image(p)[0]
 
 
+def _read_enfuse(p: Path) -> np.ndarray:
+    """enfuse's TIFF (LZW, with alpha) via OpenCV, as float RGB in [0, 1]."""
+    a = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    scale = 65535.0 if a.dtype == np.uint16 else 255.0
+    if a.ndim == 3:
+        a = cv2.cvtColor(a[:, :, :3], cv2.COLOR_BGR2RGB)
+    return a.astype(np.float32) / np.float32(scale)
+
+
 def exposure_sequences() -> list[tuple[str, list[Path]]]:
     seqs = []
     for d in sorted((DATA / "multi_exposure" / "kede_ma_mef" / "source").iterdir()):
@@ -160,9 +169,9 @@ def main() -> None:
     for name, paths, imgs, cv_out in mef_rows:
         q = {}
         if enfuse:
-            out = tmp / f"enf_{name}.png"
+            out = tmp / f"enf_{name}.tif"
             t_enf = _cmd_time([enfuse, "-o", str(out)] + [str(p) for p in paths], 1)
-            enf = _read(out)
+            enf = _read_enfuse(out)
             q["enfuse"] = pixfuse.evaluate(enf, imgs, ["mef_ms_ssim"])["mef_ms_ssim"]
             ours_enf = pixfuse.fuse(imgs, "mertens", preset="enfuse")
             mse = float(np.mean((ours_enf - enf) ** 2))
@@ -184,11 +193,12 @@ def main() -> None:
         out = tmp / f"pf_{name}.png"
         t_pf = _cmd_time([py, "-m", "pixfuse", "fuse", "--task", "multi_exposure", "--overwrite", "-o", str(out)]
                          + [str(p) for p in paths], args.repeat if enfuse else 1, env)
-        t_enf_all = _cmd_time([enfuse, "-o", str(tmp / "e.png")] + [str(p) for p in paths], args.repeat) \
+        t_enf_all = _cmd_time([enfuse, "-o", str(tmp / "e.tif")] + [str(p) for p in paths],
+                              args.repeat) \
             if enfuse else float("nan")
         cmd_rows.append((name, t_enf_all, t_pf))
     default = pixfuse.api.DEFAULT_METHODS["multi_exposure"]
-    print(f"\n## Multi-exposure whole commands: `enfuse -o out.png FRAMES` vs "
+    print(f"\n## Multi-exposure whole commands: `enfuse -o out.tif FRAMES` vs "
           f"`python -m pixfuse fuse --task multi_exposure FRAMES -o out.png` (default method {default})\n")
     print("| sequence | enfuse s | pixfuse s | ratio |")
     print("|---|---|---|---|")
@@ -215,11 +225,11 @@ def main() -> None:
         cells = [name, str(len(imgs))]
         res = {}
         if enfuse:
-            out = tmp / f"enf_mf_{name.replace(' ', '_')}.png"
+            out = tmp / f"enf_mf_{name.replace(' ', '_')}.tif"
             eargs = [enfuse, "--exposure-weight=0", "--saturation-weight=0", "--contrast-weight=1", "--hard-mask",
                      "-o", str(out)] + [str(p) for p in paths]
             te = _cmd_time(eargs, args.repeat)
-            enf = _read(out)
+            enf = _read_enfuse(out)
             if enf.ndim == 3 and imgs[0].ndim == 2:
                 enf = enf.mean(axis=2)
             res["enfuse"] = pixfuse.evaluate(enf, imgs, metrics)
