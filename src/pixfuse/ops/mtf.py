@@ -44,7 +44,6 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import signal
 
 from ..errors import InputError, ParameterError
 
@@ -182,7 +181,9 @@ def imfilter_replicate(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     top, left = (kh - 1) // 2, (kw - 1) // 2
     bottom, right = kh - 1 - top, kw - 1 - left
     pad = np.pad(a, ((top, bottom), (left, right)), mode="edge")
-    return signal.fftconvolve(pad, kernel[::-1, ::-1], mode="valid")
+    from scipy.signal import fftconvolve  # lazy: scipy.signal costs ~1 s of import time
+
+    return fftconvolve(pad, kernel[::-1, ::-1], mode="valid")
 
 
 def imfilter_replicate_bands(cube: np.ndarray, kernels: np.ndarray) -> np.ndarray:
