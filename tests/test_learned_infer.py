@@ -205,3 +205,18 @@ def test_train_command_without_torch_says_how_to_install(tmp_path):
                        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 2
     assert "install the learn extra: pip install torch==2.13.0" in r.stderr
+
+
+def test_lut_reproduces_a_smooth_teacher_within_its_quantisation_error():
+    # teacher g = sigmoid(4 (c - 0.5) + 2 (a - b)); a 17-node trilinear table interpolates it with error at most
+    # h^2/8 * sum of |second derivatives| <= (1/16)^2 / 8 * (0.0962 * (16 + 4 + 4)) = 0.0011
+    rng = np.random.default_rng(4)
+    a, b, c = (rng.random(200_000) for _ in range(3))
+
+    def g(a, b, c):
+        return 1 / (1 + np.exp(-(4 * (c - 0.5) + 2 * (a - b))))
+
+    table = lut.fit_lut(a, b, c, g(a, b, c), nodes=17, smooth=1e-7)
+    ta, tb, tc = (rng.random(50_000) for _ in range(3))
+    err = np.abs(lut.trilinear_reference(table, ta, tb, tc) - g(ta, tb, tc))
+    assert err.max() < 0.0015
