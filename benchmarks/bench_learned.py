@@ -15,8 +15,9 @@ Sets
 Every method fuses the luminance sources (BT.601 Y of colour images — what the colour policy feeds a
 "luminance" method); the metrics are pixfuse's registered ones (EN, SD, SF, AG, MI, SCD, VIF, Q_AB/F, SSIM)
 on that grey result.  Mean rank: methods ranked per metric on the set's mean value (1 = best, direction from
-the metric's registry entry), averaged over the metrics.  Timing: median of 7 runs of ``pixfuse.fuse`` on the
-640x480 MSRS pair 00537D after one warm-up, with OpenCV / BLAS / OpenMP limited to one thread.
+the metric's registry entry), averaged over the metrics.  Timing: median of 7 round-robin passes of ``pixfuse.fuse`` on the
+640x480 MSRS pair 00537D after one warm-up, with OpenCV / BLAS / OpenMP limited to one thread; process CPU
+time (robust to other jobs on a shared machine) and wall time.
 """
 from __future__ import annotations
 
@@ -146,28 +147,33 @@ def print_table(title, means, failed, metrics):
     return rk
 
 
-def timing(methods, task="ivif", repeats=7):
+def timing(methods, task="ivif", rounds=7):
+    """Per-method time on the 640x480 MSRS pair: ``rounds`` round-robin passes over all methods (so slow
+    drifts in machine load hit every method alike); process CPU time (robust to other jobs on the machine)
+    and wall time, medians."""
     ir = load_luminance(DATA / "ivif" / "msrs" / "ir" / "00537D.png")
     vi = load_luminance(DATA / "ivif" / "msrs" / "vi" / "00537D.png")
     assert ir.shape == (480, 640)
-    out: dict[str, float] = {}
-    wall: dict[str, float] = {}
+    ok = []
     for m in methods:
-        kw = {"weights": task} if m in LEARNED else {}
         try:
-            pixfuse.fuse([ir, vi], m, **kw)
+            pixfuse.fuse([ir, vi], m, **({"weights": task} if m in LEARNED else {}))
+            ok.append(m)
         except Exception:
             continue
-        ts, cs = [], []
-        for _ in range(repeats):
+    cs: dict[str, list[float]] = {m: [] for m in ok}
+    ws: dict[str, list[float]] = {m: [] for m in ok}
+    for _ in range(rounds):
+        for m in ok:
+            kw = {"weights": task} if m in LEARNED else {}
             t, c = time.perf_counter(), time.process_time()
             pixfuse.fuse([ir, vi], m, **kw)
-            ts.append(time.perf_counter() - t)
-            cs.append(time.process_time() - c)
-        out[m] = float(np.median(cs))
-        wall[m] = float(np.median(ts))
-    print(f"\n### Time per fusion at 640x480 (one thread; median of {repeats}; CPU time of this process, "
-          "which is robust to other load on the machine, and wall time)\n")
+            ws[m].append(time.perf_counter() - t)
+            cs[m].append(time.process_time() - c)
+    out = {m: float(np.median(v)) for m, v in cs.items()}
+    wall = {m: float(np.median(v)) for m, v in ws.items()}
+    print(f"\n### Time per fusion at 640x480 (one thread; median of {rounds} round-robin passes; CPU time of this "
+          "process, robust to other load on the machine, and wall time)\n")
     print("| method | CPU ms | wall ms | CPU time / pixlut's |")
     print("|---|---|---|---|")
     base = out.get("pixlut")
@@ -185,6 +191,7 @@ def main() -> None:
     ap.add_argument("--medical-limit", type=int, default=0, help="only the first N medical test pairs (0 = all 81)")
     ap.add_argument("--methods", default="", help="comma-separated subset of methods")
     ap.add_argument("--no-time", action="store_true")
+    ap.add_argument("--time-only", action="store_true", help="only the timing table")
     ap.add_argument("--no-medical", action="store_true")
     ap.add_argument("--skip", default="", help="comma-separated methods to leave out (e.g. slow ones)")
     ap.add_argument("--workers", type=int, default=1, help="processes for the metric tables (timing stays serial)")
@@ -204,6 +211,9 @@ def main() -> None:
         ivif_methods = [m for m in ivif_methods if m not in skip]
         med_methods = [m for m in med_methods if m not in skip]
     print(f"pixfuse {pixfuse.__version__}; metrics: {', '.join(metrics)}")
+    if args.time_only:
+        timing(ivif_methods)
+        return
     for title, items in ivif_sets().items():
         means, failed = run_set(items, ivif_methods, "ivif", metrics, args.workers)
         print_table(title, means, failed, metrics)

@@ -42,30 +42,58 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+_DATA_DIR: Path | None = None
+
+
 def data_dir() -> Path:
     """Folder of the shipped weights (``pixfuse/data``)."""
-    return Path(str(resources.files("pixfuse") / "data"))
+    global _DATA_DIR
+    if _DATA_DIR is None:
+        _DATA_DIR = Path(str(resources.files("pixfuse") / "data"))
+    return _DATA_DIR
+
+
+def _stat_key(p: Path) -> tuple[str, int, int] | None:
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return (str(p), st.st_mtime_ns, st.st_size)
+
+
+_manifest_cache: dict[tuple[str, int, int], dict[str, Any]] = {}
+_verified: set[tuple[tuple[str, int, int], str]] = set()
 
 
 def manifest() -> dict[str, Any]:
     """The shipped-weights manifest: ``{"files": {name: {"sha256": ..., ...}}}``."""
     p = data_dir() / MANIFEST
-    try:
-        return json.loads(p.read_text())
-    except FileNotFoundError:
-        raise WeightsError(f"weights manifest {p} is missing (broken installation)") from None
+    key = _stat_key(p)
+    if key is None:
+        raise WeightsError(f"weights manifest {p} is missing (broken installation)")
+    if key not in _manifest_cache:
+        _manifest_cache[key] = json.loads(p.read_text())
+    return _manifest_cache[key]
 
 
 def verify(path: str | Path, expected_sha256: str) -> None:
-    """Raise :class:`WeightsError` unless ``path`` exists and has the expected sha256."""
+    """Raise :class:`WeightsError` unless ``path`` exists and has the expected sha256.
+
+    A file that passed is remembered by (path, mtime, size), so repeated calls in one process hash it once;
+    any change to the file makes it be hashed again.
+    """
     p = Path(path)
-    if not p.is_file():
+    key = _stat_key(p)
+    if key is None or not p.is_file():
         raise WeightsError(f"weights file {p} is missing (expected sha256 {expected_sha256})")
+    if (key, expected_sha256) in _verified:
+        return
     got = sha256_file(p)
     if got != expected_sha256:
         raise WeightsError(
             f"weights file {p} is corrupt or modified: sha256 {got} does not match the expected {expected_sha256}"
         )
+    _verified.add((key, expected_sha256))
 
 
 def shipped_path(name: str) -> Path:
@@ -178,24 +206,23 @@ def net_from_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray], where: 
     return Net(ws, bs, dil, float(meta["slope"]), float(meta["residual_scale"]), meta)
 
 
-_cache: dict[str, Any] = {}
+_cache: dict[tuple[str, int, int], Any] = {}
 _lock = threading.Lock()
 
 
 def load_net(path: str | Path, expected_sha256: str | None = None) -> Net:
     """Load a network ``.npz`` (optionally checking its sha256 first)."""
     p = Path(path)
-    digest = sha256_file(p) if p.is_file() else None
     if expected_sha256 is not None:
         verify(p, expected_sha256)
-    key = f"net:{digest}"
+    key = _stat_key(p)
     with _lock:
-        if digest is not None and key in _cache:
+        if key is not None and key in _cache:
             return _cache[key]
     meta, arrays = read_npz(p, "pixfuse-net")
     net = net_from_arrays(meta, arrays, str(p))
     with _lock:
-        if digest is not None:
+        if key is not None:
             _cache[key] = net
     return net
 

@@ -36,7 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .infer import WeightsError, _atomic_savez, read_npz, sha256_file
+from .infer import WeightsError, _atomic_savez, _stat_key, read_npz
 
 #: Context-feature parameters (box radius, epsilon) used by the shipped tables.
 CONTEXT_RADIUS = 3
@@ -256,19 +256,20 @@ def save_lut(path: str | Path, lut: FusionLUT, meta: dict[str, Any] | None = Non
     return _atomic_savez(Path(path), m, {"table": lut.table.astype(np.float32)})
 
 
-_cache: dict[str, FusionLUT] = {}
+_cache: dict[tuple[str, int, int], FusionLUT] = {}
 
 
 def load_lut(path: str | Path) -> FusionLUT:
+    """Load a table ``.npz`` (cached per (path, mtime, size))."""
     p = Path(path)
-    digest = sha256_file(p) if p.is_file() else ""
-    if digest and digest in _cache:
-        return _cache[digest]
+    key = _stat_key(p)
+    if key is not None and key in _cache:
+        return _cache[key]
     meta, arrays = read_npz(p, "pixfuse-lut")
     t = arrays.get("table")
     if t is None or t.ndim != 4 or len(set(t.shape[:3])) != 1 or t.shape[0] < 2 or t.shape[3] != 2:
         raise WeightsError(f"{p}: 'table' must be an n x n x n x 2 array")
     lut = FusionLUT(np.asarray(t, np.float32), int(meta["radius"]), float(meta["eps"]), meta)
-    if digest:
-        _cache[digest] = lut
+    if key is not None:
+        _cache[key] = lut
     return lut

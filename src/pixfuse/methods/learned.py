@@ -40,12 +40,30 @@ def _resolve(weights: str, prefix: str) -> tuple[Path | None, str | None]:
     raise ParameterError(f"parameter 'weights' must be 'ivif', 'medical' or a .npz path, got {weights!r}")
 
 
-def _net(weights: str, prefix: str):
+#: Shipped models already loaded (and hash-verified) in this process, by full path.
+_LOADED: dict[str, object] = {}
+
+
+def _load(weights: str, prefix: str, loader):
+    """Model for ``weights``: a user file (loaded by ``loader``, cached per path/mtime/size) or a shipped file,
+    whose sha256 is verified against the manifest the first time this process loads it."""
     from ..learned import infer
 
     path, shipped = _resolve(weights, prefix)
-    net = infer.load_net(path) if path is not None else infer.load_shipped_net(shipped)
-    return net
+    if path is not None:
+        return loader(path)
+    key = str(infer.data_dir() / shipped)
+    obj = _LOADED.get(key)
+    if obj is None:
+        obj = loader(infer.shipped_path(shipped))
+        _LOADED[key] = obj
+    return obj
+
+
+def _net(weights: str, prefix: str):
+    from ..learned import infer
+
+    return _load(weights, prefix, infer.load_net)
 
 
 def _run_net(images: Sequence[np.ndarray], weights: str, prefix: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -168,8 +186,6 @@ def pixlut(images: Sequence[np.ndarray], *, weights: str = "ivif") -> np.ndarray
     Extremely Fast Infrared and Visible Image Fusion via Distillation to
     Learnable Look-Up Tables", ICCV 2025.
     """
-    from ..learned import infer, lut
+    from ..learned import lut
 
-    path, shipped = _resolve(weights, "pixlut")
-    table = lut.load_lut(path if path is not None else infer.shipped_path(shipped))
-    return table.fuse(images[0], images[1])
+    return _load(weights, "pixlut", lut.load_lut).fuse(images[0], images[1])
