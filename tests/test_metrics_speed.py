@@ -1,0 +1,222 @@
+"""The fast metric kernels equal their literal definitions.
+
+* FMI: the vectorised staircase evaluation (``information._fmi_core``) against a
+  literal per-window transcription of Haghighat's ``fmi.m`` loops (81-cell joint
+  pdf from the Frechet bounds written as ``0.5 (F + A -+ |F - A|)``), on real
+  feature maps and on adversarial windows (ties, flat and one-spike windows,
+  negative correlation, windows equal to the fused one);
+* phase congruency: the cached, real-FFT filter bank against a direct
+  transcription of ``phasecong3`` with full complex FFTs;
+* ``evaluate(metrics="all")``: the task family inferred from the inputs.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pixfuse
+from pixfuse.metrics import information as INF
+from pixfuse.metrics._common import rgb2gray
+
+from conftest import data_path
+
+# --------------------------------------------------------------------- FMI
+
+
+def _literal_window_fmi(a_sub: np.ndarray, f_sub: np.ndarray) -> float:
+    """One window of ``fmi.m`` (3x3 blocks, not yet normalised), written as loops."""
+
+    def pdf(x: np.ndarray) -> list[float]:
+        lo, hi = x.min(), x.max()
+        x = np.ones((3, 3)) if hi == lo else (x - lo) / (hi - lo)
+        col = [x[r, c] for c in range(3) for r in range(3)]  # x(:)
+        tot = (col[0] + col[1] + col[2]) + (col[3] + col[4] + col[5]) + (col[6] + col[7] + col[8])
+        return [v / tot for v in col]
+
+    ap, fp = pdf(a_sub), pdf(f_sub)
+    acdf, fcdf = [ap[0]], [fp[0]]
+    for k in range(1, 9):
+        acdf.append(acdf[-1] + ap[k])
+        fcdf.append(fcdf[-1] + fp[k])
+
+    def seq(xs: list[float]) -> float:
+        s = xs[0]
+        for v in xs[1:]:
+            s += v
+        return s
+
+    ma, mf = seq(ap) / 9, seq(fp) / 9
+    at = [v - ma for v in ap]
+    ft = [v - mf for v in fp]
+    s = seq([x * y for x, y in zip(at, ft)])
+    c = 0.0 if s == 0 else s / math.sqrt(seq([x * x for x in at]) * seq([y * y for y in ft]))
+
+    def sd(p: list[float]) -> float:
+        e = seq([(k + 1) * p[k] for k in range(9)])
+        e2 = seq([(k + 1) ** 2 * p[k] for k in range(9)])
+        return math.sqrt(max(e2 - e * e, 0.0))
+
+    asd, fsd = sd(ap), sd(fp)
+    if c >= 0:
+        def bound(x: float, y: float) -> float:
+            return 0.5 * (x + y - abs(x - y))
+    else:
+        def bound(x: float, y: float) -> float:
+            return 0.5 * (x + y - 1 + abs(x + y - 1))
+    if asd == 0 or fsd == 0 or c == 0:
+        w = 0.0
+    else:
+        cov = 0.0
+        for i in range(9):
+            for j in range(9):
+                cov += bound(fcdf[i], acdf[j]) - fcdf[i] * acdf[j]
+        w = c / (cov / (fsd * asd))
+    joint = 0.0
+    for i in range(9):
+        for j in range(9):
+            m = bound(fcdf[i], acdf[j])
+            if i > 0:
+                m -= bound(fcdf[i - 1], acdf[j])
+            if j > 0:
+                m -= bound(fcdf[i], acdf[j - 1])
+            if i > 0 and j > 0:
+                m += bound(fcdf[i - 1], acdf[j - 1])
+            jp = w * m + (1 - w) * fp[i] * ap[j]
+            if jp != 0:
+                joint -= jp * math.log2(abs(jp))  # real part of MATLAB's complex log
+    ae = -sum(p * math.log2(p) for p in ap if p > 0)
+    fe = -sum(p * math.log2(p) for p in fp if p > 0)
+    mi = ae + fe - joint
+    return 0.0 if mi == 0 else 2 * mi / (ae + fe)
+
+
+def _literal_fmi_map(fa: np.ndarray, fb: np.ndarray, ff: np.ndarray) -> np.ndarray:
+    """``fmi_map`` of the reference (3x3 windows, (FMI(A,F) + FMI(B,F)) / 2)."""
+    h, w = ff.shape
+    out = np.empty((h - 2, w - 2))
+    for r in range(h - 2):
+        for c in range(w - 2):
+            a_sub, b_sub, f_sub = (x[r:r + 3, c:c + 3].copy() for x in (fa, fb, ff))
+            if np.array_equal(a_sub, f_sub):
+                va = 1.0
+            else:
+                va = _literal_window_fmi(a_sub, f_sub)
+                lo, hi = f_sub.min(), f_sub.max()  # fmi.m normalises fSub in place here
+                f_sub = np.ones((3, 3)) if hi == lo else (f_sub - lo) / (hi - lo)
+            vb = 1.0 if np.array_equal(b_sub, f_sub) else _literal_window_fmi(b_sub, f_sub)
+            out[r, c] = (va + vb) / 2
+    return out
+
+
+@pytest.fixture(scope="module")
+def crop():
+    d = data_path("ivif", "msrs")
+    ir = np.array(Image.open(d / "ir" / "00537D.png")).astype(float)[150:172, 300:324]
+    vi = rgb2gray(np.array(Image.open(d / "vi" / "00537D.png")).astype(float), uint8=True)[150:172, 300:324]
+    return ir, vi, np.rint((ir + vi) / 2)
+
+
+@pytest.mark.parametrize("feature", ["dct", "wavelet", "edge"])
+def test_fmi_matches_literal_windows_on_real_features(crop, feature):
+    ir, vi, f = crop
+    fa, fb, ff = (INF._feature(x, feature) for x in (ir, vi, f))
+    want = _literal_fmi_map(fa, fb, ff).mean()
+    assert INF.fmi_value(ir, vi, f, feature) == pytest.approx(want, rel=1e-12, abs=0)
+
+
+def _adversarial_maps(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    h, w = 14, 15
+    fa = rng.integers(0, 3, (h, w)).astype(float)  # many ties, flat and one-spike windows
+    fb = rng.random((h, w)) ** 3
+    ff = rng.integers(0, 4, (h, w)).astype(float)
+    fb[:5, :5] = 7.0  # flat blocks
+    fa[:4, 10:14] = 2.0
+    ff[8:12, 2:6] = fa[8:12, 2:6]  # windows equal to the fused one (A branch)
+    ff[2:6, 9:13] = fb[2:6, 9:13]  # B equal to the raw fused window
+    fa[10:13, 10:14] = 1 - ff[10:13, 10:14] / 3  # anti-correlated (lower Frechet bound)
+    return fa, fb, ff
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fmi_window_map_matches_literal_on_adversarial_windows(seed):
+    fa, fb, ff = _adversarial_maps(seed)
+    want = _literal_fmi_map(fa, fb, ff).ravel()
+    got = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_fmi_chunking_does_not_change_the_value(crop, monkeypatch):
+    ir, vi, f = crop
+    whole = INF.fmi_value(ir, vi, f, "dct")
+    monkeypatch.setattr(INF, "_FMI_CHUNK", 7)  # one window row per batch
+    assert INF.fmi_value(ir, vi, f, "dct") == whole
+
+
+# ---------------------------------------------------------- phase congruency
+
+
+def _pc_double(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``myphasecong3`` in double precision with one complex FFT per filter (the literal loop)."""
+    from scipy import fft
+
+    from pixfuse.metrics.perceptual import _pc_log_gabor
+
+    filters, em_n, noise = _pc_log_gabor(im.shape)
+    eps, nscale, norient, k, cut, g = 1e-4, 4, 6, 2.0, 0.5, 10.0
+    imf = fft.fft2(im)
+    total_e, total_an = np.zeros(im.shape), np.zeros(im.shape)
+    covx2, covy2, covxy = np.zeros(im.shape), np.zeros(im.shape), np.zeros(im.shape)
+    for o in range(norient):
+        eo = [fft.ifft2(imf * filters[o][s]) for s in range(nscale)]
+        an = [np.abs(e) for e in eo]
+        sum_an, sum_e, sum_o = sum(an), sum(e.real for e in eo), sum(e.imag for e in eo)
+        max_an = np.maximum.reduce(an)
+        xe = np.sqrt(sum_e ** 2 + sum_o ** 2) + eps
+        me, mo = sum_e / xe, sum_o / xe
+        energy = sum(e.real * me + e.imag * mo - np.abs(e.real * mo - e.imag * me) for e in eo)
+        noise_power = -np.median(an[0] ** 2) / np.log(0.5) / em_n[o]
+        tau = np.sqrt((2 * noise_power * noise[o][0] + 4 * noise_power * noise[o][1]) / 2)
+        T = (tau * np.sqrt(np.pi / 2) + k * np.sqrt((2 - np.pi / 2) * tau * tau)) / 1.7
+        energy = np.maximum(energy - T, 0)
+        weight = 1.0 / (1 + np.exp((cut - sum_an / (max_an + eps) / nscale) * g))
+        total_an += sum_an
+        total_e += weight * energy
+        pc_o = weight * energy / sum_an
+        ang = o * np.pi / norient
+        covx2 += (pc_o * np.cos(ang)) ** 2
+        covy2 += (pc_o * np.sin(ang)) ** 2
+        covxy += pc_o * np.cos(ang) * pc_o * np.sin(ang)
+    covx2, covy2, covxy = covx2 / (norient / 2), covy2 / (norient / 2), covxy / norient
+    denom = np.sqrt(covxy ** 2 + (covx2 - covy2) ** 2) + eps
+    return total_e / (total_an + eps), (covy2 + covx2 + denom) / 2, (covy2 + covx2 - denom) / 2
+
+
+@pytest.fixture(scope="module")
+def pc_crop():
+    d = data_path("ivif", "msrs")
+    ir = np.array(Image.open(d / "ir" / "00537D.png"))[100:260, 200:400]
+    vi = rgb2gray(np.array(Image.open(d / "vi" / "00537D.png")).astype(float), uint8=True)[100:260, 200:400]
+    vi = vi.astype(np.uint8)
+    return ir, vi, np.rint((ir.astype(float) + vi) / 2).astype(np.uint8)
+
+
+def test_phase_congruency_single_precision_matches_double(pc_crop):
+    from pixfuse.metrics.perceptual import phase_congruency
+
+    im = pc_crop[0].astype(float)
+    for fast, ref in zip(phase_congruency(im), _pc_double(im)):
+        assert fast.dtype == np.float64
+        np.testing.assert_allclose(fast, ref, rtol=0, atol=2e-6 * np.abs(ref).max())
+
+
+def test_qp_single_precision_matches_double(pc_crop, monkeypatch):
+    from pixfuse.metrics import perceptual
+
+    ir, vi, f = pc_crop
+    fast = pixfuse.evaluate(f, [ir, vi], ["qp"])["qp"]
+    monkeypatch.setattr(perceptual, "phase_congruency", _pc_double)
+    assert fast == pytest.approx(pixfuse.evaluate(f, [ir, vi], ["qp"])["qp"], rel=1e-6)
