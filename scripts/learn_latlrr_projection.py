@@ -10,7 +10,7 @@ solved on the 256 x 2000 matrix.  The salient-feature projection L (256 x 256)
 is stored as float32 together with the settings.
 
 Run:  PYTHONPATH=src python scripts/learn_latlrr_projection.py [--out PATH]
-(about 15 minutes on 2 CPU cores).  The sha256 of the written file must then
+(a few minutes on 2 CPU cores; the Z-block is solved in the row space of X, see pixfuse.ops.lowrank).  The sha256 of the written file must then
 be copied into pixfuse.methods.optimization.LATLRR_PROJECTION_SHA256.
 """
 from __future__ import annotations

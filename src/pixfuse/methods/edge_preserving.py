@@ -379,7 +379,7 @@ def _gauss_win(img: np.ndarray, sigma: float) -> np.ndarray:
     w = int(np.floor(3 * sigma))
     if w == 0:
         return np.asarray(img, dtype=np.float64)
-    return gaussian_blur(_f64(img), sigma, 2 * w + 1, "symmetric")
+    return gaussian_blur(np.asarray(img, np.float32), sigma, 2 * w + 1, "symmetric").astype(np.float64)
 
 
 def _hybrid_combine(

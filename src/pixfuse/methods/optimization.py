@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import InputError, PixfuseError
 from ..ops.lowrank import latent_lrr
+from ..ops.threads import blas_threads
 from ..ops.tv import tv_l1
 from ..registry import Param, register_method
 
@@ -115,7 +116,7 @@ def latlrr(images: Sequence[np.ndarray], *, lam: float = 0.8, max_iter: int = 10
 # --------------------------------------------------------------------------- MDLatLRR
 
 #: sha256 of src/pixfuse/data/latlrr_projection.npz (written by scripts/learn_latlrr_projection.py)
-LATLRR_PROJECTION_SHA256 = "TO_BE_FILLED"
+LATLRR_PROJECTION_SHA256 = "e6780d520da4a15cdb09e4230154b3a250a2c8fa148b6bd79d3136462cb000ed"
 
 
 @functools.lru_cache(maxsize=1)
@@ -141,30 +142,33 @@ def latlrr_projection() -> np.ndarray:
         return np.asarray(z["L"], dtype=np.float32)
 
 
-def _patch_matrix(img: np.ndarray, unit: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All ``unit x unit`` patches at ``stride`` as column-major vectors (n_patches x unit^2) and their origins."""
+def _patch_planes(img: np.ndarray, unit: int, stride: int) -> np.ndarray:
+    """All ``unit x unit`` patches at ``stride`` as a (unit^2, ny, nx) array of planes.
+
+    Plane ``a = c*unit + r`` (column-major patch vectors, as MATLAB's ``temp(:)``)
+    holds pixel ``(r, c)`` of every patch; contiguous planes keep the projection a
+    single matrix product and the overlap averaging a sum of shifted planes.
+    """
     h, w = img.shape
-    ys = np.arange(0, h - unit + 1, stride)
-    xs = np.arange(0, w - unit + 1, stride)
-    win = np.lib.stride_tricks.sliding_window_view(img, (unit, unit))[ys][:, xs]
-    # win[i, j, r, c]; column-major flattening = index c*unit + r
-    vec = win.transpose(0, 1, 3, 2).reshape(len(ys) * len(xs), unit * unit)
-    return vec, ys, xs
+    ny = (h - unit) // stride + 1
+    nx = (w - unit) // stride + 1
+    planes = np.empty((unit * unit, ny, nx), np.float32)
+    for c in range(unit):
+        for r in range(unit):
+            planes[c * unit + r] = img[r : r + stride * (ny - 1) + 1 : stride, c : c + stride * (nx - 1) + 1 : stride]
+    return planes
 
 
-def _patch_average(vec: np.ndarray, ys: np.ndarray, xs: np.ndarray, unit: int, shape: tuple[int, int]) -> np.ndarray:
-    """Put patch vectors back at their origins and average overlapping pixels."""
-    acc = np.zeros(shape, np.float64)
-    cnt = np.zeros(shape, np.float64)
-    blocks = vec.reshape(len(ys), len(xs), unit, unit)  # [i, j, c, r] (column-major vectors)
-    step = int(ys[1] - ys[0]) if len(ys) > 1 else 1
-    stepx = int(xs[1] - xs[0]) if len(xs) > 1 else 1
-    ny, nx = len(ys), len(xs)
-    for r in range(unit):
-        sy = slice(r, r + step * (ny - 1) + 1, step)
-        for c in range(unit):
-            sx = slice(c, c + stepx * (nx - 1) + 1, stepx)
-            acc[sy, sx] += blocks[:, :, c, r]
+def _patch_average(planes: np.ndarray, unit: int, stride: int, shape: tuple[int, int]) -> np.ndarray:
+    """Put patch planes back at their origins and average overlapping pixels."""
+    _, ny, nx = planes.shape
+    acc = np.zeros(shape, np.float32)
+    cnt = np.zeros(shape, np.float32)
+    for c in range(unit):
+        sx = slice(c, c + stride * (nx - 1) + 1, stride)
+        for r in range(unit):
+            sy = slice(r, r + stride * (ny - 1) + 1, stride)
+            acc[sy, sx] += planes[c * unit + r]
             cnt[sy, sx] += 1.0
     return acc / cnt
 
@@ -178,15 +182,22 @@ def _pad_for_stride(img: np.ndarray, unit: int, stride: int) -> np.ndarray:
     return np.pad(img, ((0, hd), (0, wd)), mode="symmetric")
 
 
-def _nuclear_norms(vec: np.ndarray, unit: int) -> np.ndarray:
-    """Nuclear norm of every patch (rows of ``vec`` reshaped to unit x unit), in chunks."""
-    out = np.empty(vec.shape[0], np.float64)
-    step = 65536
-    for s in range(0, vec.shape[0], step):
-        m = vec[s : s + step].reshape(-1, unit, unit).astype(np.float32)
-        g = np.matmul(m.transpose(0, 2, 1), m)
-        ev = np.linalg.eigvalsh(g)
-        out[s : s + step] = np.sqrt(np.maximum(ev, 0.0)).sum(axis=1)
+def _nuclear_norms(planes: np.ndarray, unit: int) -> np.ndarray:
+    """Nuclear norm of every patch of a (unit^2, ny, nx) plane array (one value per patch).
+
+    The Gram matrices ``M^T M`` of the patches are formed plane by plane, then
+    their eigenvalues are found in chunks: ``||M||_* = sum sqrt(eig(M^T M))``.
+    """
+    n = planes.shape[1] * planes.shape[2]
+    flat = planes.reshape(unit, unit, n)  # [c, r, patch]: column c of every patch is flat[c]
+    out = np.empty(n, np.float64)
+    step = 32768
+    with blas_threads(1):
+        for s in range(0, n, step):
+            cols = flat[:, :, s : s + step]
+            g = np.einsum("irp,jrp->pij", cols, cols, optimize=True)
+            ev = np.linalg.eigvalsh(g)
+            out[s : s + step] = np.sqrt(np.maximum(ev, 0.0)).sum(axis=1)
     return out
 
 
@@ -240,17 +251,17 @@ def mdlatlrr(images: Sequence[np.ndarray], *, levels: int = 2, stride: int = 1) 
     shape = bases[0].shape
     detail_sum = np.zeros(shape, np.float64)
     for _ in range(levels):
-        vecs = []
+        details = []
         for k, b in enumerate(bases):
-            pv, ys, xs = _patch_matrix(b, unit, stride)
-            d = pv @ lmat.T
-            vecs.append(d)
-            bases[k] = (b - _patch_average(d, ys, xs, unit, shape)).astype(np.float32)
-        n1 = _nuclear_norms(vecs[0], unit)
-        n2 = _nuclear_norms(vecs[1], unit)
+            planes = _patch_planes(b, unit, stride)
+            d = (lmat @ planes.reshape(unit * unit, -1)).reshape(planes.shape)
+            details.append(d)
+            bases[k] = b - _patch_average(d, unit, stride, shape)
+        n1 = _nuclear_norms(details[0], unit)
+        n2 = _nuclear_norms(details[1], unit)
         tot = n1 + n2
-        w1 = np.where(tot > 0, n1 / np.where(tot > 0, tot, 1), 0.5)[:, None].astype(np.float32)
-        fused = w1 * vecs[0] + (1 - w1) * vecs[1]
-        detail_sum += _patch_average(fused, ys, xs, unit, shape)
+        w1 = np.where(tot > 0, n1 / np.where(tot > 0, tot, 1), 0.5).astype(np.float32).reshape(details[0].shape[1:])
+        fused = w1 * details[0] + (1 - w1) * details[1]
+        detail_sum += _patch_average(fused, unit, stride, shape)
     out = 0.5 * (bases[0].astype(np.float64) + bases[1]) + detail_sum
     return out[:h, :w].astype(np.float32)

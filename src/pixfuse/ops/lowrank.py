@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from .threads import blas_threads
+
 
 def svt(a: np.ndarray, tau: float) -> np.ndarray:
     """Singular value thresholding: ``U max(S - tau, 0) V^T`` (proximal map of ``tau ||.||_*``).
@@ -45,7 +47,11 @@ def latent_lrr(
     ``rho``, cap ``max_mu`` and stopping rule (max-abs constraint violation
     below ``tol``) as Liu & Yan's reference solver.  Singular value
     thresholding skips the SVD while the Frobenius norm is below the
-    threshold (early iterations), which changes nothing in the result.
+    threshold (early iterations), which changes nothing in the result; when
+    ``n > d`` the Z-block is solved in the row space of X (exact: the
+    reference iterates never leave it), so its SVDs are ``d x n`` instead of
+    ``n x n``; BLAS
+    runs on one thread (see :mod:`pixfuse.ops.threads`).
 
     Parameters
     ----------
@@ -56,35 +62,55 @@ def latent_lrr(
     -------
     (Z, L, E): n x n, d x d, d x n (float64).
     """
-    x = np.asarray(x, dtype=np.float64)
+    with blas_threads(1):
+        return _latent_lrr(np.asarray(x, dtype=np.float64), lam, tol, rho, mu, max_mu, max_iter)
+
+
+def _latent_lrr(
+    x: np.ndarray, lam: float, tol: float, rho: float, mu: float, max_mu: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Exact reduction: with X = U S V^T (thin SVD), every iterate Z, J, Y2 of the
+    # reference ALM (started at zero) keeps its columns in range(V), so
+    # Z = V W with W r x n, and the Z-subproblem only needs r x n matrices
+    # (r = rank bound min(d, n)); the dictionary X becomes B = X V = U S.
     d, n = x.shape
-    xtx = x.T @ x
-    inv_a = np.linalg.inv(xtx + np.eye(n))
+    reduce_z = n > d
+    if reduce_z:
+        _, _, vt = scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+        v = vt.T  # n x r
+        b = x @ v  # d x r
+    else:
+        v = None
+        b = x
+    m = b.shape[1]
+    btx = b.T @ x
+    inv_a = np.linalg.inv(b.T @ b + np.eye(m))
     inv_b = np.linalg.inv(x @ x.T + np.eye(d))
-    z = np.zeros((n, n))
+    w = np.zeros((m, n))
     lmat = np.zeros((d, d))
     e = np.zeros((d, n))
     y1 = np.zeros((d, n))
-    y2 = np.zeros((n, n))
+    y2 = np.zeros((m, n))
     y3 = np.zeros((d, d))
     for _ in range(max_iter):
-        j = svt(z + y2 / mu, 1.0 / mu)
+        j = svt(w + y2 / mu, 1.0 / mu)
         s = svt(lmat + y3 / mu, 1.0 / mu)
-        xl = x.T @ lmat
-        z = inv_a @ (xtx - xl @ x - x.T @ e + j + (x.T @ y1 - y2) / mu)
-        xz = x @ z
+        w = inv_a @ (btx - b.T @ (lmat @ x) - b.T @ e + j + (b.T @ y1 - y2) / mu)
+        xz = b @ w
         lmat = ((x - xz - e) @ x.T + s + (y1 @ x.T - y3) / mu) @ inv_b
         xmaz = x - xz - lmat @ x
         t = xmaz + y1 / mu
         e = np.maximum(0.0, t - lam / mu) + np.minimum(0.0, t + lam / mu)
         leq1 = xmaz - e
-        leq2 = z - j
+        leq2 = w - j
         leq3 = lmat - s
-        stop = max(np.abs(leq1).max(), np.abs(leq2).max(), np.abs(leq3).max())
+        l2 = np.abs(v @ leq2).max() if reduce_z else np.abs(leq2).max()
+        stop = max(np.abs(leq1).max(), l2, np.abs(leq3).max())
         if stop < tol:
             break
         y1 += mu * leq1
         y2 += mu * leq2
         y3 += mu * leq3
         mu = min(max_mu, mu * rho)
+    z = v @ w if reduce_z else w
     return z, lmat, e

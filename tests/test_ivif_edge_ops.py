@@ -1,0 +1,122 @@
+"""Building blocks of the IVIF edge-preserving / optimisation methods: analytic cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pixfuse.ops.bilateral import bilateral_grid, cross_bilateral_filter, rolling_guidance_guided
+from pixfuse.ops.diffusion import anisotropic_diffusion, fourth_order_pde
+from pixfuse.ops.imfilter import box_blur, gaussian_blur, imfilter, medfilt2
+from pixfuse.ops.lowrank import latent_lrr, svt
+from pixfuse.ops.saliency import histogram_saliency, mean_median_saliency, perceptual_saliency
+from pixfuse.ops.tv import div, grad, total_variation, tv_l1
+
+RNG = np.random.default_rng(7)
+
+
+def test_imfilter_borders_match_matlab_conventions():
+    a = np.arange(5, dtype=np.float64)[None, :].repeat(3, 0)
+    k = np.array([[1.0, 0.0, 0.0]])  # picks the left neighbour
+    assert np.allclose(imfilter(a, k, "symmetric")[0], [0, 0, 1, 2, 3])
+    assert np.allclose(imfilter(a, k, "replicate")[0], [0, 0, 1, 2, 3])
+    assert np.allclose(imfilter(a, k, "circular")[0], [4, 0, 1, 2, 3])
+    assert np.allclose(imfilter(a, k, "reflect101")[0], [1, 0, 1, 2, 3])
+    assert np.allclose(imfilter(a, k, "zero")[0], [0, 0, 1, 2, 3])
+    k2 = np.array([[0.0, 0.0, 1.0]])  # right neighbour
+    assert np.allclose(imfilter(a, k2, "symmetric")[0], [1, 2, 3, 4, 4])
+    assert np.allclose(imfilter(a, k2, "zero")[0], [1, 2, 3, 4, 0])
+    with pytest.raises(ValueError):
+        imfilter(a, np.ones((2, 2)))
+
+
+def test_box_and_gaussian_keep_constants_and_mean():
+    c = np.full((20, 30), 0.3)
+    for border in ("symmetric", "replicate", "circular", "reflect101"):
+        assert np.allclose(box_blur(c, 7, border), 0.3)
+        assert np.allclose(gaussian_blur(c, 2.0, 13, border), 0.3)
+    x = RNG.random((16, 16))
+    assert np.isclose(box_blur(x, 35, "circular").mean(), x.mean())  # circular mean filter preserves the mean
+
+
+def test_medfilt2_zero_border():
+    a = np.ones((5, 5), np.float32)
+    m = medfilt2(a, 3)
+    assert m[2, 2] == 1 and m[0, 0] == 0  # corner: 4 ones, 5 zeros -> 0 (MATLAB medfilt2 pads with 0)
+    assert m[0, 2] == 1  # edge: 6 ones, 3 zeros
+
+
+def test_cross_bilateral_limits():
+    x = RNG.random((24, 24))
+    # huge range sigma: plain Gaussian-weighted mean over the window
+    out = cross_bilateral_filter(x, x, 1.8, 1e6, 11)
+    g = gaussian_blur(x, 1.8, 11, "reflect101")
+    assert np.abs(out - g).max() < 1e-5
+    # tiny range sigma with a two-level guide: no mixing across the guide edge
+    guide = np.zeros((24, 24))
+    guide[:, 12:] = 1.0
+    src = guide * 5.0 + 1.0
+    out = cross_bilateral_filter(src, guide, 3.0, 1e-3, 7)
+    assert np.allclose(out, src, atol=1e-5)
+
+
+def test_bilateral_grid_constant_and_step():
+    assert np.allclose(bilateral_grid(np.full((30, 40), 0.25), 4.0, 0.1), 0.25)
+    step = np.zeros((40, 40))
+    step[:, 20:] = 1.0
+    out = bilateral_grid(step, 4.0, 0.05)
+    # the edge survives: each side stays at its level
+    assert np.abs(out[:, :18]).max() < 1e-6 and np.abs(out[:, 22:] - 1).max() < 1e-6
+
+
+def test_rolling_guidance_constant():
+    assert np.allclose(rolling_guidance_guided(np.full((32, 32), 0.6, np.float32), 2.0, 0.05, 4), 0.6, atol=1e-5)
+
+
+def test_diffusions_keep_constants_and_ramps():
+    c = np.full((20, 20), 100.0)
+    # zero extension (reference code) pulls the border down, the centre stays
+    ad = anisotropic_diffusion(c, 10, 0.15, 30.0, 1)
+    assert np.allclose(ad[5:-5, 5:-5], 100.0)
+    ramp = np.add.outer(np.arange(20.0), 2 * np.arange(20.0))
+    assert np.allclose(fourth_order_pde(ramp, 15, 0.9, 4.0), ramp)
+    # fourth-order smoothing reduces a spike
+    s = np.zeros((21, 21))
+    s[10, 10] = 50.0
+    out = fourth_order_pde(s, 5, 0.1, 4.0)
+    assert out[10, 10] < 50.0 and np.isclose(out.sum(), s.sum(), rtol=1e-6, atol=1e-6)
+
+
+def test_svt_and_latent_lrr_constraint():
+    a = RNG.random((12, 9))
+    assert np.allclose(svt(a, 1e9), 0)
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    assert np.allclose(svt(a, 0.1), (u * np.maximum(s - 0.1, 0)) @ vt)
+    x = RNG.random((10, 3)) @ RNG.random((3, 14))
+    z, lmat, e = latent_lrr(x, 0.8)
+    assert np.abs(x - x @ z - lmat @ x - e).max() < 1e-5
+
+
+def test_tv_l1_removes_small_keeps_large():
+    f = np.zeros((64, 64))
+    f[10:13, 10:13] = 1.0  # 3x3 square: area/perimeter 0.75 < lam/2
+    f[30:60, 30:60] = 1.0  # 30x30 square: 7.5 > lam/2
+    u = tv_l1(f, 4.0, n_iter=300, tol=0)
+    assert np.abs(u[10:13, 10:13]).max() < 0.05
+    assert np.abs(u[35:55, 35:55] - 1).max() < 0.05
+    assert tv_l1(f, 0.0) is not f and np.array_equal(tv_l1(f, 0.0), f)
+    # adjointness of grad / div
+    p, q, v = RNG.random((3, 8, 9))
+    gx, gy = grad(v)
+    assert np.isclose((gx * p).sum() + (gy * q).sum(), -(v * div(p, q)).sum())
+    assert np.isclose(total_variation(np.ones((5, 5))), 0.0)
+
+
+def test_saliency_maps():
+    img = np.zeros((10, 10))
+    img[:2] = 1.0  # 20 bright pixels among 80 dark: the rare level is the salient one
+    s = histogram_saliency(img)
+    assert np.allclose(s[:2], 1) and np.allclose(s[2:], 0)
+    assert np.allclose(histogram_saliency(np.full((5, 5), 0.4)), 0)
+    assert np.allclose(mean_median_saliency(np.full((40, 40), 0.5))[2:-2, 2:-2], 0)
+    x = RNG.random((90, 90)) * 255
+    assert perceptual_saliency(x) > perceptual_saliency(gaussian_blur(x, 3.0, 19, "symmetric")) > 0
