@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=640)
     ap.add_argument("--cache", default="")
     ap.add_argument("--no-time", action="store_true")
+    ap.add_argument("--cached-only", action="store_true", help="print the tables from --cache without computing")
     a = ap.parse_args()
 
     specs = {s.name: s for s in method_specs() if ("ivif" in s.tasks or "medical" in s.tasks)}
@@ -128,8 +129,9 @@ def main() -> None:
         pair = load_pair(DATA / "ivif" / sub / "ir" / name, DATA / "ivif" / sub / "vi" / name, 10**6)
         for m in methods:
             key = f"time|{m}"
-            if key in cache:
-                times[m] = cache[key]["t"]
+            if key in cache or a.cached_only:
+                if key in cache:
+                    times[m] = cache[key]["t"]
                 continue
             ts = []
             for _ in range(max(1, a.repeats)):
@@ -144,7 +146,8 @@ def main() -> None:
                 cpath.write_text(json.dumps(cache))
             print(f"# time {m}: {times[m]:.3f} s", file=sys.stderr, flush=True)
 
-    # ---- quality
+    # ---- quality (fast methods first, so an interrupted run has the most rows)
+    methods = sorted(methods, key=lambda m: times.get(m, 0.0))
     sets = {"ivif": ivif_pairs(), "medical": medical_pairs(a.medical_per_set)}
     results: dict[str, dict[str, dict[str, float]]] = {"ivif": {}, "medical": {}}
     for task, pairs in sets.items():
@@ -155,6 +158,8 @@ def main() -> None:
             rows = []
             for pid, pa, pb in pairs:
                 key = f"{task}|{m}|{pid}"
+                if key not in cache and a.cached_only:
+                    continue
                 if key not in cache:
                     if pid not in loaded:
                         loaded[pid] = load_pair(pa, pb, a.max_side)
@@ -181,13 +186,13 @@ def main() -> None:
         rk = mean_ranks(tab)
         npairs = len(sets[task])
         print(f"\n### {task}: mean over {npairs} pairs, sorted by mean rank over {len(METRICS)} metrics\n")
-        hdr = "| # | method | mean rank | time 640x480 (s) | " + " | ".join(get_metric(m).display for m in METRICS) + " |"
+        hdr = "| # | method | pairs | mean rank | time 640x480 (s) | " + " | ".join(get_metric(m).display for m in METRICS) + " |"
         print(hdr)
-        print("|" + "---|" * (4 + len(METRICS)))
+        print("|" + "---|" * (5 + len(METRICS)))
         for i, m in enumerate(sorted(tab, key=lambda n: rk[n]), 1):
             t = f"{times[m]:.3f}" if m in times else "-"
             vals = " | ".join(f"{tab[m][k]:.4f}" for k in METRICS)
-            print(f"| {i} | {m} | {rk[m]:.2f} | {t} | {vals} |")
+            print(f"| {i} | {m} | {tab[m]['n']} | {rk[m]:.2f} | {t} | {vals} |")
 
 
 if __name__ == "__main__":
