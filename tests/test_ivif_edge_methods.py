@@ -140,9 +140,14 @@ def test_gtf_transfers_visible_gradients_keeps_infrared_level():
 
 
 def test_fcdfusion_scales_visible_rgb():
+    for name in ("tno", "roadscene", "msrs", "llvip", "m3fd"):
+        a, b = load(name)
+        f = pixfuse.fuse([a, b], "fcdfusion")
+        assert f.shape == b.shape and f.dtype == np.float32 and 0 <= f.min() and f.max() <= 1, name
     a, b = load("msrs")
     f = pixfuse.fuse([a, b], "fcdfusion")
-    assert f.shape == b.shape
+    assert f.tobytes() == pixfuse.fuse([a, b], "fcdfusion").tobytes()
+    assert np.allclose(f.mean(axis=(0, 1)), [0.03539, 0.04765, 0.02649], atol=1e-4)  # pinned RGB means
     ok = (f < 0.999).all(2) & (b > 0.02).all(2)
     ratio = f[ok] / b[ok]
     assert np.abs(ratio - ratio.mean(axis=1, keepdims=True)).max() < 1e-4  # one factor per pixel: hue kept
