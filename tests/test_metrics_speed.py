@@ -119,12 +119,21 @@ def crop():
     return ir, vi, np.rint((ir + vi) / 2)
 
 
-@pytest.mark.parametrize("feature", ["dct", "wavelet", "edge"])
+@pytest.mark.parametrize("feature", ["dct", "edge"])
 def test_fmi_matches_literal_windows_on_real_features(crop, feature):
     ir, vi, f = crop
     fa, fb, ff = (INF._feature(x, feature) for x in (ir, vi, f))
     want = _literal_fmi_map(fa, fb, ff).mean()
     assert INF.fmi_value(ir, vi, f, feature) == pytest.approx(want, rel=1e-12, abs=0)
+
+
+def test_fmi_matches_literal_windows_on_wavelet_features(crop):
+    # the dmey tile of a 22x24 crop is ~80x80: compare a block across the cA / cH / cV / cD borders
+    fa, fb, ff = (INF._feature(x, "wavelet")[30:52, 30:52] for x in crop)
+    want = _literal_fmi_map(fa, fb, ff).ravel()
+    got = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert got.mean() == pytest.approx(want.mean(), rel=1e-12)
 
 
 def _adversarial_maps(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -220,3 +229,50 @@ def test_qp_single_precision_matches_double(pc_crop, monkeypatch):
     fast = pixfuse.evaluate(f, [ir, vi], ["qp"])["qp"]
     monkeypatch.setattr(perceptual, "phase_congruency", _pc_double)
     assert fast == pytest.approx(pixfuse.evaluate(f, [ir, vi], ["qp"])["qp"], rel=1e-6)
+
+
+# ------------------------------------------------------ evaluate(metrics="all")
+
+SPECTRAL_ONLY = {"q2n", "q", "sam", "ergas", "scc", "psnr_ref", "rmse_ref", "cc_ref", "ssim_ref",
+                 "d_lambda", "d_s", "qnr", "d_lambda_k", "hqnr"}
+
+
+def test_all_without_task_on_a_fusion_pair_skips_spectral_indices():
+    rng = np.random.default_rng(3)
+    ir = rng.integers(0, 256, (180, 180), dtype=np.uint8)
+    vi = rng.integers(0, 256, (180, 180, 3), dtype=np.uint8)
+    f = ((ir.astype(np.uint16) + vi[..., 1]) // 2).astype(np.uint8)
+    from pixfuse.api import infer_metric_family
+
+    assert infer_metric_family(f, [ir, vi]) == "fusion"
+    got = pixfuse.evaluate(f, [ir, vi])
+    fusion = {s.name for s in pixfuse.registry.metric_specs() if s.needs in ("fused", "sources")} - SPECTRAL_ONLY
+    assert set(got) == fusion
+    assert {"qabf", "fmi_dct", "qp", "mef_ssim"} <= set(got)
+    assert got["en"] == pytest.approx(pixfuse.evaluate(f, [ir, vi], ["en"])["en"])
+
+
+def test_all_without_task_on_pansharpening_inputs_gives_spectral_indices():
+    from pixfuse.api import infer_metric_family
+
+    rng = np.random.default_rng(4)
+    pan = rng.random((128, 128)).astype(np.float32)
+    ms = rng.random((32, 32, 4)).astype(np.float32)
+    fused = np.clip(np.repeat(np.repeat(ms, 4, 0), 4, 1) + 0.05 * (pan[..., None] - 0.5), 0, 1).astype(np.float32)
+    assert infer_metric_family(fused, [pan, ms]) == "spectral"
+    assert infer_metric_family(ms[..., :3], [pan, ms[..., :3]]) == "spectral"  # sizes differ: PAN and MS
+    full_res = pixfuse.evaluate(fused, [pan, ms])
+    assert set(full_res) == {"d_lambda", "d_s", "qnr", "d_lambda_k", "hqnr"}
+    reduced = pixfuse.evaluate(fused, reference=fused)
+    assert set(reduced) == {"q2n", "q", "sam", "ergas", "scc", "psnr_ref", "rmse_ref", "cc_ref", "ssim_ref"}
+    assert reduced["sam"] == pytest.approx(0.0, abs=1e-6) and reduced["ergas"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_explicit_lists_and_tasks_are_unchanged():
+    rng = np.random.default_rng(5)
+    a, b = (rng.integers(0, 256, (64, 64), dtype=np.uint8) for _ in range(2))
+    assert set(pixfuse.evaluate(a, [a, b], ["en", "sd"])) == {"en", "sd"}
+    # a task selects exactly its registered metrics, whatever the inputs look like
+    c = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    want = {s.name for s in pixfuse.registry.metric_specs("pansharpening") if s.needs == "reference"}
+    assert set(pixfuse.evaluate(c, reference=c, task="pansharpening")) == want

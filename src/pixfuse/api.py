@@ -197,6 +197,35 @@ def fuse(
     return (out, maps) if return_maps else out
 
 
+#: Tasks whose metrics score spectral products (multi-band, sources of different resolutions).
+SPECTRAL_TASKS = frozenset({"pansharpening", "hsi_msi"})
+
+
+def _bands_and_size(img: Any) -> tuple[int, tuple[int, ...]] | None:
+    shape = np.shape(img)
+    if len(shape) < 2:
+        return None
+    return (shape[2] if len(shape) >= 3 else 1), tuple(shape[:2])
+
+
+def infer_metric_family(fused: Any, sources: Sequence[Any] | None = None, reference: Any = None) -> str:
+    """The metric family that ``evaluate(metrics="all")`` uses when no task is given.
+
+    ``"spectral"`` (the pansharpening / HSI-MSI indices: Q2n, SAM, ERGAS, QNR, ...)
+    when the fused image, a source or the reference has more than 3 bands, or when
+    the sources differ in size (PAN and MS); ``"fusion"`` otherwise (the IVIF /
+    medical / multi-focus / multi-exposure metrics).
+    """
+    imgs = [fused, *(sources or []), *([reference] if reference is not None else [])]
+    info = [x for x in (_bands_and_size(im) for im in imgs) if x is not None]
+    if any(b > 3 for b, _ in info):
+        return "spectral"
+    src_sizes = {x[1] for x in (_bands_and_size(s) for s in (sources or [])) if x is not None}
+    if len(src_sizes) > 1:
+        return "spectral"
+    return "fusion"
+
+
 def evaluate(
     fused: Any,
     sources: Sequence[Any] | None = None,
@@ -216,10 +245,17 @@ def evaluate(
     sources
         The source images the metric compares against.
     metrics
-        ``"all"`` (every metric whose inputs are available, optionally limited
-        to ``task``) or a list of names/aliases.
+        ``"all"`` or a list of names/aliases (evaluated as given).  ``"all"``
+        means every metric of the task family whose inputs are available:
+        with ``task``, the metrics registered for that task; without it, the
+        family is inferred from the inputs (see :func:`infer_metric_family`) --
+        *spectral* (pansharpening / HSI-MSI indices) when an image has more
+        than 3 bands or the sources differ in size, otherwise *fusion* (every
+        metric except those registered only for pansharpening / hsi_msi).
     reference
         Ground-truth image for full-reference metrics.
+    task
+        Limits ``"all"`` to the metrics registered for this task.
     options
         Keyword options for the metrics that accept them (e.g. ``{"ratio": 4,
         "sensor": "WV2", "cut": 21}`` for the pansharpening indices); each metric
@@ -236,7 +272,11 @@ def evaluate(
             names = [metrics]
         else:
             names = []
-            for s in metric_specs(task):
+            specs_all = metric_specs(task)
+            if task is None:
+                fam = infer_metric_family(fused, sources, reference)
+                specs_all = [s for s in specs_all if (fam == "spectral") == bool(set(s.tasks) & SPECTRAL_TASKS)]
+            for s in specs_all:
                 if s.needs in ("sources",) and not sources:
                     continue
                 if s.needs in ("reference",) and reference is None:

@@ -406,13 +406,16 @@ def _norm_win(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _neg_plog2(x: np.ndarray) -> np.ndarray:
-    """``-x log2|x|`` with 0 at x = 0 (the real part of MATLAB's ``-x * log2(x)``)."""
+def _log2abs(x: np.ndarray) -> np.ndarray:
+    """``log2|x|``, finite at x = 0 (so that ``x * log2abs(x)`` is 0 there, as the reference skips 0 log 0)."""
     ax = np.abs(x)
-    np.maximum(ax, 1e-300, out=ax)  # 0 * log2(1e-300) = 0
-    np.log2(ax, out=ax)
-    ax *= x
-    return np.negative(ax, out=ax)
+    np.maximum(ax, 1e-300, out=ax)
+    return np.log2(ax, out=ax)
+
+
+def _entropy_cols(x: np.ndarray) -> np.ndarray:
+    """``sum_k -x_k log2|x_k|`` per column (the real part of MATLAB's ``-x .* log2(x)`` summed)."""
+    return -np.einsum("ij,ij->j", x, _log2abs(x))
 
 
 class _Pdf:
@@ -429,20 +432,20 @@ class _Pdf:
         self.tt = np.einsum("ij,ij->j", self.t, self.t)
         self.mom = _MOM @ p
         self.sd = np.sqrt(np.maximum(self.mom[1] - self.mom[0] ** 2, 0))
-        self.ent = _neg_plog2(p).sum(0)
+        self.ent = _entropy_cols(p)
 
-    def cdf(self, p: np.ndarray | None = None) -> np.ndarray:
-        """(10, n): 0 and the cumulative sums of ``p`` (default: this pdf), in order."""
-        p = self.p if p is None else p
-        cp = np.empty((10, p.shape[1]))
-        cp[0] = 0.0
-        for i in range(9):
-            np.add(cp[i], p[i], out=cp[i + 1])
-        return cp
+
+def _cdf_rows(p: np.ndarray) -> np.ndarray:
+    """(10, n): a zero row, then the cumulative sums of the 9 rows of ``p``, in order."""
+    cp = np.empty((10, p.shape[1]))
+    cp[0] = 0.0
+    for i in range(9):
+        np.add(cp[i], p[i], out=cp[i + 1])
+    return cp
 
 
 def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
-    """fmi(a, f) per window, Haghighat's ``fmi.m`` inner branch (``fcp = F.cdf()``).
+    """fmi(a, f) per window, Haghighat's ``fmi.m`` inner branch (``fcp = _cdf_rows(F.p)``).
 
     Per window the reference builds the 9x9 joint pdf ``jp = w dB + (1 - w) p_F p_A^T``,
     where ``dB`` is the mass of a Frechet bound of the CDFs F, A (upper
@@ -477,7 +480,7 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     np.copyto(a2z[:9], ap[::-1], where=~pos)
     a2z[9] = 0.0
     a2 = a2z[:9]
-    acp = F.cdf(a2)
+    acp = _cdf_rows(a2)
     fc, ac = fcp[1:], acp[1:]
     lt = (ac[None, :, :] < fc[:, None, :]).view(np.uint8)  # (9, 9, n): A_j < F_i
     ka = lt.sum(1, dtype=np.uint8)  # A values before F_i (merge order, F first on ties)
@@ -515,8 +518,7 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     np.multiply(u * F.pz.ravel().take(i_a), a2, out=q[9:])
     seg *= w
     seg += q
-    g = _neg_plog2(x)
-    corr = g[18:].sum(0) - g[:18].sum(0)
+    corr = _entropy_cols(x[18:]) - _entropy_cols(x[:18])
     sa, sf = A.mom[3], F.mom[3]
     with np.errstate(divide="ignore"):
         l1w = np.log2(np.abs(u))
@@ -538,7 +540,7 @@ def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray) -> np.ndarray:
     fn = _norm_win(Fw)
     eq_b = (B == (np.where(eq_a, Fw, fn) if eq_a.any() else fn)).all(0)
     F = _Pdf(fn)
-    fcp = F.cdf()
+    fcp = _cdf_rows(F.p)
     with np.errstate(invalid="ignore", divide="ignore"):
         va = _fmi_core(_Pdf(_norm_win(A)), F, fcp)
         vb = _fmi_core(_Pdf(_norm_win(B)), F, fcp)
