@@ -66,11 +66,12 @@ def cross_bilateral_filter(
 def bilateral_grid(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarray:
     """Fast bilateral filter by the bilateral grid of Paris & Durand (2006).
 
-    Follows their reference implementation (``fast_LBF``) used by Zhou et al.'s
-    Hybrid-MSD code: nearest-cell splatting on a grid sampled every
-    ``sigma_s`` pixels and ``sigma_r`` intensity units (2 cells of padding),
-    a ``[1 2 1]/4`` blur applied twice along each of the three axes, early
-    normalisation, and trilinear slicing.
+    Follows their reference implementation (``fast_LBF``) as called by Zhou et
+    al.'s Hybrid-MSD MEX wrapper: nearest-cell splatting of (value, weight) on
+    a grid sampled every ``sigma_s`` pixels and ``sigma_r`` intensity units
+    (2 cells of padding), a ``[1 2 1]/4`` blur applied twice along each of the
+    three axes, trilinear slicing of both, then the division (no early
+    division).
 
     Parameters
     ----------
@@ -104,10 +105,10 @@ def bilateral_grid(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     k = np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32) / 16.0
     for axis in range(3):
         grid = ndimage.correlate1d(grid, k, axis=axis, mode="constant")
-    val, cnt = grid[..., 0], grid[..., 1]
-    norm = np.divide(val, cnt, out=np.zeros_like(val), where=cnt > 1e-12)
     coords = np.stack([yy / sigma_s + pad, xx / sigma_s + pad, z / sigma_r + pad]).astype(np.float32)
-    out = ndimage.map_coordinates(norm, coords, order=1, mode="nearest", prefilter=False)
+    val = ndimage.map_coordinates(grid[..., 0], coords, order=1, mode="nearest", prefilter=False)
+    cnt = ndimage.map_coordinates(grid[..., 1], coords, order=1, mode="nearest", prefilter=False)
+    out = val / np.maximum(cnt, np.float32(1e-12))
     return out.astype(np.float64)
 
 
