@@ -120,3 +120,44 @@ def test_saliency_maps():
     assert np.allclose(mean_median_saliency(np.full((40, 40), 0.5))[2:-2, 2:-2], 0)
     x = RNG.random((90, 90)) * 255
     assert perceptual_saliency(x) > perceptual_saliency(gaussian_blur(x, 3.0, 19, "symmetric")) > 0
+
+
+def _bilateral_grid_loops(img, ss, sr):
+    """Cell-by-cell transcription of Paris & Durand's fast_LBF (early_division = false)."""
+    h, w = img.shape
+    pad = 2
+    lo = img.min()
+    gx, gy = int((w - 1) / ss) + 1 + 2 * pad, int((h - 1) / ss) + 1 + 2 * pad
+    gz = int((img.max() - lo) / sr) + 1 + 2 * pad
+    data = np.zeros((gx, gy, gz, 2))
+    for x in range(w):
+        for y in range(h):
+            cell = (int(x / ss + 0.5) + pad, int(y / ss + 0.5) + pad, int((img[y, x] - lo) / sr + 0.5) + pad)
+            data[cell] += (img[y, x], 1.0)
+    for dim in range(3):
+        for _ in range(2):
+            buf = data.copy()
+            for i in range(1, data.shape[0] - 1):
+                for j in range(1, data.shape[1] - 1):
+                    for k in range(1, data.shape[2] - 1):
+                        o = [0, 0, 0]
+                        o[dim] = 1
+                        data[i, j, k] = (buf[i - o[0], j - o[1], k - o[2]] + buf[i + o[0], j + o[1], k + o[2]]
+                                         + 2 * buf[i, j, k]) / 4
+    out = np.zeros((h, w))
+    for x in range(w):
+        for y in range(h):
+            f = (x / ss + pad, y / ss + pad, (img[y, x] - lo) / sr + pad)
+            i0 = [int(v) for v in f]
+            acc = np.zeros(2)
+            for corner in np.ndindex(2, 2, 2):
+                wt = np.prod([(f[d] - i0[d]) if corner[d] else 1 - (f[d] - i0[d]) for d in range(3)])
+                idx = tuple(min(i0[d] + corner[d], data.shape[d] - 1) for d in range(3))
+                acc += wt * data[idx]
+            out[y, x] = acc[0] / acc[1]
+    return out
+
+
+def test_bilateral_grid_matches_the_cell_by_cell_algorithm():
+    img = RNG.random((14, 17)) * 0.5 + np.linspace(0, 0.5, 17)[None, :]
+    assert np.abs(bilateral_grid(img, 2.0, 0.1) - _bilateral_grid_loops(img, 2.0, 0.1)).max() < 1e-12

@@ -98,17 +98,22 @@ def bilateral_grid(img: np.ndarray, sigma_s: float, sigma_r: float) -> np.ndarra
     sz = (z / sigma_r + 0.5).astype(np.int64) + pad
     flat = ((sy * gw + sx) * gd + sz).ravel()
     size = gh * gw * gd
-    grid = np.empty((gh, gw, gd, 2), np.float32)
+    grid = np.empty((gh, gw, gd, 2), np.float64)
     grid[..., 0] = np.bincount(flat, weights=a.ravel(), minlength=size).reshape(gh, gw, gd)
     grid[..., 1] = np.bincount(flat, minlength=size).reshape(gh, gw, gd)
-    # [1 2 1]/4 applied twice along each axis = the binomial [1 4 6 4 1]/16
-    k = np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32) / 16.0
+    # [1 2 1]/4 twice along each axis, updating interior cells only (as fast_LBF does)
+    core = (slice(1, -1),) * 3
     for axis in range(3):
-        grid = ndimage.correlate1d(grid, k, axis=axis, mode="constant")
-    coords = np.stack([yy / sigma_s + pad, xx / sigma_s + pad, z / sigma_r + pad]).astype(np.float32)
+        lo = list(core)
+        hi = list(core)
+        lo[axis] = slice(0, -2)
+        hi[axis] = slice(2, None)
+        for _ in range(2):  # the right side is evaluated before the assignment: no aliasing
+            grid[core] = (grid[tuple(lo)] + grid[tuple(hi)] + 2.0 * grid[core]) * 0.25
+    coords = np.stack([yy / sigma_s + pad, xx / sigma_s + pad, z / sigma_r + pad])
     val = ndimage.map_coordinates(grid[..., 0], coords, order=1, mode="nearest", prefilter=False)
     cnt = ndimage.map_coordinates(grid[..., 1], coords, order=1, mode="nearest", prefilter=False)
-    out = val / np.maximum(cnt, np.float32(1e-12))
+    out = val / np.maximum(cnt, 1e-300)
     return out.astype(np.float64)
 
 
