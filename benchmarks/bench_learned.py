@@ -193,6 +193,7 @@ def main() -> None:
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--time-only", action="store_true", help="only the timing table")
     ap.add_argument("--no-medical", action="store_true")
+    ap.add_argument("--no-ivif", action="store_true")
     ap.add_argument("--skip", default="", help="comma-separated methods to leave out (e.g. slow ones)")
     ap.add_argument("--workers", type=int, default=1, help="processes for the metric tables (timing stays serial)")
     args = ap.parse_args()
@@ -214,7 +215,7 @@ def main() -> None:
     if args.time_only:
         timing(ivif_methods)
         return
-    for title, items in ivif_sets().items():
+    for title, items in ({} if args.no_ivif else ivif_sets()).items():
         means, failed = run_set(items, ivif_methods, "ivif", metrics, args.workers)
         print_table(title, means, failed, metrics)
     if not args.no_medical:

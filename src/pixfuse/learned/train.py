@@ -186,7 +186,8 @@ def train(
     save_net(out, ws, bs, meta)
     if ckpt.exists():
         ckpt.unlink()
-    return TrainResult(out, cfg.iters, seconds, float(np.mean(history[:20])), float(np.mean(history[-20:])),
+    k = max(1, min(20, len(history) // 5))
+    return TrainResult(out, cfg.iters, seconds, float(np.mean(history[:k])), float(np.mean(history[-k:])),
                        meta["n_params"], start, cpu_seconds)
 
 
