@@ -498,12 +498,10 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     # the 18 segments (previous merged value, v]: 9 ending at F_i, 9 ending at A_j;
     # x[:18] = q = (1-w) f a of their cells, x[18:] = q + w * (segment length)
     cols = np.arange(n)
-    i_f = ka.astype(np.intp)
-    i_f *= n
+    i_f = np.multiply(ka, n, dtype=np.intp)
     i_f += cols  # flat index of row ka
-    i_a = 9 - fa.astype(np.intp)
-    i_a *= n
-    i_a += cols
+    i_a = np.multiply(fa, -n, dtype=np.intp)
+    i_a += 9 * n + cols  # flat index of row 9 - fa
     u = 1.0 - w
     x = np.empty((36, n))
     seg = x[18:]
@@ -571,10 +569,10 @@ def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge"
     fa, fb, ff = _feature(a, feature), _feature(b, feature), _feature(f, feature)
     if feature == "edge":  # binary windows: evaluate each distinct (a, b, f) triple once
         code = (_edge_codes(fa) << 18) | (_edge_codes(fb) << 9) | _edge_codes(ff)
-        uniq, inv = np.unique(code, return_inverse=True)
+        uniq, counts = np.unique(code, return_counts=True)
         bits = ((uniq[None, :] >> np.arange(27)[:, None]) & 1).astype(np.float64)
         vals = _fmi_map(bits[18:], bits[9:18], bits[:9])
-        return float(vals[inv.ravel()].mean())
+        return float(vals @ counts / code.size)
     nr, nc = ff.shape[0] - 2, ff.shape[1] - 2
     out = np.empty(max(nr, 0) * max(nc, 0))
     step = max(1, _FMI_CHUNK // max(nc, 1))
