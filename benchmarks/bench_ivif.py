@@ -107,6 +107,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-side", type=int, default=640)
     ap.add_argument("--cache", default="")
+    ap.add_argument("--tasks", default="ivif,medical", help="which tables to compute: ivif, medical or both")
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--cached-only", action="store_true", help="print the tables from --cache without computing")
     a = ap.parse_args()
@@ -148,7 +149,9 @@ def main() -> None:
 
     # ---- quality (fast methods first, so an interrupted run has the most rows)
     methods = sorted(methods, key=lambda m: times.get(m, 0.0))
+    wanted = {t.strip() for t in a.tasks.split(",")}
     sets = {"ivif": ivif_pairs(), "medical": medical_pairs(a.medical_per_set)}
+    sets = {t: p for t, p in sets.items() if t in wanted}
     results: dict[str, dict[str, dict[str, float]]] = {"ivif": {}, "medical": {}}
     for task, pairs in sets.items():
         loaded = {}
@@ -179,7 +182,7 @@ def main() -> None:
                 results[task][m]["n"] = len(rows)
             print(f"# {task} {m}: {len(rows)} pairs", file=sys.stderr, flush=True)
 
-    for task in ("ivif", "medical"):
+    for task in sets:
         tab = results[task]
         if not tab:
             continue
