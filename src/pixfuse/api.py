@@ -274,8 +274,10 @@ def evaluate(
             names = []
             specs_all = metric_specs(task)
             if task is None:
-                fam = infer_metric_family(fused, sources, reference)
-                specs_all = [s for s in specs_all if (fam == "spectral") == bool(set(s.tasks) & SPECTRAL_TASKS)]
+                if infer_metric_family(fused, sources, reference) == "spectral":
+                    specs_all = [s for s in specs_all if set(s.tasks) & SPECTRAL_TASKS]
+                else:
+                    specs_all = [s for s in specs_all if not set(s.tasks) <= SPECTRAL_TASKS]
             for s in specs_all:
                 if s.needs in ("sources",) and not sources:
                     continue
