@@ -117,7 +117,7 @@ def _thumb(img: np.ndarray, box: tuple[int, int, int], size: int) -> tuple[str, 
     t[y0:y1 + 1, [x0, x1]] = red
     t[[y0, y1], x0:x1 + 1] = red
     crop = u8[y:y + s, x:x + s]
-    zs = max(1, size // 2)
+    zs = max(1, size)  # the crop is shown as wide as the thumbnail
     z = cv2.resize(crop, (zs, zs), interpolation=cv2.INTER_NEAREST) if crop.size else crop
     return _png_b64(t), _png_b64(z)
 
