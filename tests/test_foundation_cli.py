@@ -110,3 +110,14 @@ def test_max_pixels_option(tmp_path):
     assert r.returncode == 2 and "exceeds the limit of 100" in r.stderr
     _no_traceback(r)
     assert run_cli("--max-pixels", "1000", "info", p).returncode == 0
+
+
+def test_readme_tables_match_registry():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_readme_tables.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
