@@ -16,6 +16,8 @@ Processing 54(11):4311-4322, 2006.
 from __future__ import annotations
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
 import numpy as np
@@ -23,6 +25,8 @@ import numpy as np
 from ..errors import InputError
 
 _CHUNK = 4096
+#: Threads coding chunks of signals at once (results do not depend on it).
+OMP_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 def normalize_columns(d: np.ndarray) -> np.ndarray:
@@ -39,7 +43,10 @@ def omp(d: np.ndarray, x: np.ndarray, *, tol: float | None = None, max_atoms: in
     Stops per signal when the residual L2 norm is ``<= tol`` (error-constrained,
     as ompbox's ``omp2``) or after ``max_atoms`` atoms (default: the signal
     dimension).  Implemented with a progressive Gram-Schmidt factorisation of
-    the selected atoms, batched over signals.
+    the selected atoms, batched over signals (chunks of ``_CHUNK`` signals run
+    on up to :data:`OMP_THREADS` threads; every signal's arithmetic is the
+    same whatever its chunk, position or thread, so results do not depend on
+    them).
 
     Parameters
     ----------
@@ -61,13 +68,22 @@ def omp(d: np.ndarray, x: np.ndarray, *, tol: float | None = None, max_atoms: in
     kmax = n if max_atoms is None else int(min(max_atoms, n))
     approx = np.empty_like(x)
     coefs = np.zeros((k_atoms, x.shape[1]), np.float32)
-    for s in range(0, x.shape[1], _CHUNK):
+
+    def run(s: int) -> None:
         a, c, idx = _omp_chunk(d, x[:, s : s + _CHUNK].T, tol, kmax)
         approx[:, s : s + _CHUNK] = a.T
         if return_coefs:
             flat = (np.arange(a.shape[0])[:, None] * k_atoms + idx).ravel()
             sub = np.bincount(flat, weights=c.ravel(), minlength=a.shape[0] * k_atoms)
             coefs[:, s : s + _CHUNK] = sub.reshape(a.shape[0], k_atoms).T
+
+    starts = range(0, x.shape[1], _CHUNK)
+    if OMP_THREADS > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(OMP_THREADS) as pool:
+            list(pool.map(run, starts))
+    else:
+        for s in starts:
+            run(s)
     return approx, coefs
 
 
