@@ -85,19 +85,12 @@ def _batch(dirs: list[Path], outdir: Path, method: str, task: Optional[str], par
            bit_depth: Optional[int], overwrite: bool, ext: str) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..io import list_images
+    from ..io import pair_by_stem
 
     for d in dirs:
         if not d.is_dir():
             raise fail(f"{d} is not a folder")
-    stems: list[dict[str, Path]] = []
-    for d in dirs:
-        m: dict[str, Path] = {}
-        for p in list_images(d):
-            m.setdefault(p.stem, p)
-        stems.append(m)
-    common = sorted(set.intersection(*(set(m) for m in stems)))
-    missing = sorted(set.union(*(set(m) for m in stems)) - set(common))
+    common, stems, missing = pair_by_stem(dirs)
     if not common:
         raise fail("no file names are shared by all folders")
     if not ext.startswith("."):

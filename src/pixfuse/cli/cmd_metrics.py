@@ -110,19 +110,12 @@ def metrics_cmd(
 
 
 def _pair(dirs: list[Path]) -> tuple[list[str], list[dict[str, Path]], list[str]]:
-    from ..io import list_images
+    from ..io import pair_by_stem
 
-    maps: list[dict[str, Path]] = []
     for d in dirs:
         if not d.is_dir():
             raise fail(f"{d} is not a folder")
-        m: dict[str, Path] = {}
-        for p in list_images(d):
-            m.setdefault(p.stem, p)
-        maps.append(m)
-    common = sorted(set.intersection(*(set(m) for m in maps)))
-    missing = sorted(set.union(*(set(m) for m in maps)) - set(common))
-    return common, maps, missing
+    return pair_by_stem(dirs)
 
 
 def _folder(fused_dir: Path, src_dirs: list[Path], ref_dir: Optional[Path], names: list[str] | str,

@@ -444,3 +444,25 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     if not d.is_dir():
         raise ImageReadError(f"{d}: not a directory")
     return sorted(q for q in d.iterdir() if q.is_file() and q.suffix.lower() in READ_SUFFIXES)
+
+
+def pair_by_stem(
+    folders: Iterable[str | os.PathLike[str]],
+) -> tuple[list[str], list[dict[str, Path]], list[str]]:
+    """Pair the images of several folders by file-name stem.
+
+    Returns ``(common, maps, unpaired)``: the stems present in every folder
+    (sorted), one ``stem -> path`` map per folder, and the stems missing from
+    at least one folder.  A folder that does not exist is an ImageReadError.
+    """
+    maps: list[dict[str, Path]] = []
+    for d in folders:
+        m: dict[str, Path] = {}
+        for p in list_images(d):
+            m.setdefault(p.stem, p)
+        maps.append(m)
+    if not maps:
+        return [], [], []
+    common = sorted(set.intersection(*(set(m) for m in maps)))
+    unpaired = sorted(set.union(*(set(m) for m in maps)) - set(common))
+    return common, maps, unpaired
