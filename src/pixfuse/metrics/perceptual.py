@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import cv2
 import numpy as np
 from scipy import fft
 
@@ -332,14 +333,37 @@ def _pc_filters(shape: tuple[int, int]) -> tuple[np.ndarray, list[float], list[t
     return bank, em_n, noise_sum
 
 
+def _median_pair(a: np.ndarray) -> tuple[float, float]:
+    """The two middle order statistics of a non-negative float32 array (equal for odd sizes).
+
+    MATLAB's ``median`` averages them.  The float32 bit patterns of non-negative
+    numbers sort like the numbers, so a 32768-bucket histogram of the top bits
+    finds the buckets holding both ranks and only those values are partitioned
+    (exact, ~4x faster than a full ``np.partition`` for 640x480).
+    """
+    v = np.ascontiguousarray(a, dtype=np.float32).ravel()
+    n = v.size
+    r1, r2 = (n - 1) // 2, n // 2
+    bits = v.view(np.int32) >> 16
+    cum = np.bincount(bits, minlength=1 << 15).cumsum()
+    b1 = int(np.searchsorted(cum, r1, side="right"))
+    b2 = int(np.searchsorted(cum, r2, side="right"))
+    base = int(cum[b1 - 1]) if b1 > 0 else 0
+    sel = v[(bits >= b1) & (bits <= b2)]
+    sel = np.partition(sel, [r1 - base, r2 - base])
+    return float(sel[r1 - base]), float(sel[r2 - base])
+
+
 def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Phase congruency, maximum and minimum moments (``myphasecong3`` defaults: 4 scales,
     6 orientations, min wavelength 3, mult 2.1, sigmaOnf 0.55, k = 2, cutOff 0.5, g = 10).
 
     One forward FFT of the image; per orientation the four scales are filtered and
-    inverse-transformed as one batch in single precision (complex64; the filter bank
-    is cached per image size), the energy and noise statistics are accumulated in
-    float64.  Agrees with the double-precision transcription to ~1e-7 relative.
+    inverse-transformed in single precision (complex64, OpenCV's ``idft`` in place,
+    the 1/N scaling folded into the spectrum; the filter bank is cached per image
+    size), the energy and noise statistics are accumulated in float64.  The noise
+    median comes from a radix pre-selection (:func:`_median_pair`).  Agrees with
+    the double-precision transcription to ~1e-6 of the maximum.
     """
 
     def f() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -349,6 +373,7 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         rows, cols = im.shape
         bank, em_n, noise = _pc_filters(im.shape)
         imf = fft.fft2(np.asarray(im, dtype=np.float64), workers=1).astype(np.complex64)
+        imf *= f32(1.0 / (rows * cols))  # cv2.idft does not scale
         imf_ri = imf.view(np.float32).reshape(rows, cols, 2)
         spec = np.empty((nscale, rows, cols, 2), dtype=np.float32)
         total_e = np.zeros(im.shape, f32)
@@ -356,11 +381,12 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         covx2 = np.zeros(im.shape, f32)
         covy2 = np.zeros(im.shape, f32)
         covxy = np.zeros(im.shape, f32)
-        mid = (rows * cols - 1) // 2
         for o in range(norient):
             ang = o * np.pi / norient
             np.multiply(bank[o], imf_ri, out=spec)  # real filter times complex spectrum
-            eo = fft.ifft2(spec.view(np.complex64)[..., 0], axes=(-2, -1), overwrite_x=True, workers=1)
+            for s in range(nscale):
+                cv2.idft(spec[s], dst=spec[s], flags=cv2.DFT_COMPLEX_OUTPUT)
+            eo = spec.view(np.complex64)[..., 0]
             an = np.abs(eo)  # (nscale, rows, cols) amplitudes
             E = eo.real.copy()
             O = eo.imag.copy()
@@ -380,8 +406,8 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
             np.abs(E, out=E)
             energy -= E.sum(0)
             # noise: median of the smallest scale's squared amplitude (Rayleigh fit)
-            a0 = np.partition(an[0].ravel(), [mid, rows * cols // 2])
-            median_e2n = (float(a0[mid]) ** 2 + float(a0[rows * cols // 2]) ** 2) / 2
+            lo, hi = _median_pair(an[0])
+            median_e2n = (lo * lo + hi * hi) / 2
             mean_e2n = -median_e2n / np.log(0.5)
             noise_power = mean_e2n / em_n[o]
             s_an2, s_aiaj = noise[o]
