@@ -18,7 +18,7 @@ from pixfuse.ops.align import align_stack, ecc_transform, feature_transform, mtb
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
 MF = DATA / "multi_focus"
-METHODS = ["gfdf", "focus-stack", "dct", "quadtree", "boundary", "dsift-mff", "gff-mff"]
+METHODS = ["gfdf", "focus-stack", "dct", "quadtree", "boundary", "dsift-mff", "gff-mff", "imf"]
 
 
 def _pair(stem: str, sub: str = "lytro", scale: float = 1.0) -> list[np.ndarray]:

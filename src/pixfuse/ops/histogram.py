@@ -32,3 +32,20 @@ def match_histogram(src: np.ndarray, ref: np.ndarray, nbins: int = 256) -> np.nd
     pick = np.where(np.abs(cr[jm] - cs) <= np.abs(cr[j] - cs), jm, j)
     lut = pick / (nbins - 1)
     return lut[sb]
+
+
+def equalize_histogram(img: np.ndarray, nbins: int = 256) -> np.ndarray:
+    """Global histogram equalisation of values in [0, 1] (per channel for HxWxC).
+
+    Each value is quantised to ``nbins`` levels and mapped to the cumulative
+    frequency of its level (the classic ``T(k) = sum_{j<=k} p_j`` transform),
+    so the output histogram is approximately uniform on [0, 1].
+
+    Returns float32 in [0, 1], same shape as ``img``.
+    """
+    a = np.asarray(img, dtype=np.float32)
+    if a.ndim == 3:
+        return np.dstack([equalize_histogram(a[:, :, c], nbins) for c in range(a.shape[2])])
+    q = np.clip(np.rint(a * (nbins - 1)), 0, nbins - 1).astype(np.intp)
+    cdf = np.cumsum(np.bincount(q.ravel(), minlength=nbins)).astype(np.float64) / q.size
+    return cdf.astype(np.float32)[q]
