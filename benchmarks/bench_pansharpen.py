@@ -75,8 +75,8 @@ def best_of(fn, n=3) -> float:
 
 
 def scores(ref: np.ndarray, f: np.ndarray) -> tuple[float, float, float]:
-    r, x = ref[CUT - 1:-CUT, CUT - 1:-CUT], f[CUT - 1:-CUT, CUT - 1:-CUT]
-    return sp.q2n_index(r, x), sp.sam_index(r, x), sp.ergas_index(r, x, 4)
+    s = sp.reference_scores(ref, f, ratio=4, cut=CUT, indices=("Q2n", "SAM", "ERGAS"))
+    return s["Q2n"], s["SAM"], s["ERGAS"]
 
 
 def table(rows: list[list], head: list[str]) -> str:

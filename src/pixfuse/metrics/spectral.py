@@ -41,7 +41,8 @@ from ..ops.resample import imresize, interp23tap
 from ..registry import register_metric
 
 __all__ = [
-    "q2n_index", "q_avg", "sam_index", "ergas_index", "scc_index",
+    "q2n_index", "q_avg", "sam_index", "ergas_index", "scc_index", "psnr_index", "ssim_index",
+    "reference_scores", "REFERENCE_INDICES",
     "d_lambda_index", "d_s_index", "d_lambda_khan_index", "qnr_values",
 ]
 
@@ -74,16 +75,31 @@ def _pair(fused: Any, reference: Any, cut: int) -> tuple[np.ndarray, np.ndarray]
         raise InputError(f"fused {f.shape} and reference {r.shape} must have the same shape")
     if not np.isfinite(f).all() or not np.isfinite(r).all():
         raise InputError("fused or reference contains NaN or infinite values")
+    return _crop(f, cut), _crop(r, cut)
+
+
+def _crop(a: np.ndarray, cut: int) -> np.ndarray:
+    """Remove the toolbox border: ``I(cut:end-cut, cut:end-cut, :)`` in MATLAB, ``[cut-1:-cut]`` here.
+
+    ``cut = 0`` keeps the whole image (the hyperspectral convention)."""
     cut = int(cut)
     if cut < 0:
         raise ParameterError(f"cut must be >= 0, got {cut}")
-    if cut:
-        if f.shape[0] <= 2 * cut + 1 or f.shape[1] <= 2 * cut + 1:
-            raise InputError(f"image of {f.shape[0]}x{f.shape[1]} is too small for a border cut of {cut} "
-                             "(pass cut=0)")
-        sl = (slice(cut - 1, -cut), slice(cut - 1, -cut))
-        f, r = f[sl], r[sl]
-    return f, r
+    if not cut:
+        return a
+    if a.shape[0] <= 2 * cut + 1 or a.shape[1] <= 2 * cut + 1:
+        raise InputError(f"image of {a.shape[0]}x{a.shape[1]} is too small for a border cut of {cut} "
+                         "(pass cut=0)")
+    return a[cut - 1:-cut, cut - 1:-cut]
+
+
+def _cubes(reference: Any, fused: Any, cut: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both images as float64 HxWxB with the border cut applied (the ``*_index`` functions)."""
+    gt = _as_cube(reference, "reference")
+    fu = _as_cube(fused, "fused")
+    if gt.shape != fu.shape:
+        raise InputError(f"fused {fu.shape} and reference {gt.shape} must have the same shape")
+    return _crop(gt, cut), _crop(fu, cut)
 
 
 def _to_uint16(x: np.ndarray) -> np.ndarray:
@@ -186,12 +202,10 @@ def _onions_quality(g: np.ndarray, f: np.ndarray) -> np.ndarray:
     return q
 
 
-def q2n_index(reference: np.ndarray, fused: np.ndarray, block: int = 32, shift: int | None = None) -> float:
-    """Q2n of two HxWxB cubes with no border cut (``q2n.m``); see :func:`q2n`."""
-    gt = np.asarray(reference, dtype=np.float64)
-    fu = np.asarray(fused, dtype=np.float64)
-    if gt.ndim == 2:
-        gt, fu = gt[:, :, None], fu[:, :, None]
+def q2n_index(reference: np.ndarray, fused: np.ndarray, block: int = 32, shift: int | None = None, *,
+              cut: int = 0) -> float:
+    """Q2n of two HxWxB cubes (``q2n.m``), after a border ``cut`` (default none); see :func:`q2n`."""
+    gt, fu = _cubes(reference, fused, cut)
     shift = block if shift is None else shift
     if shift != block:
         raise ParameterError("only non-overlapping blocks (shift == block) are implemented")
@@ -257,17 +271,19 @@ def _img_qi(x: np.ndarray, y: np.ndarray, block: int) -> float:
     return float(qmap.mean())
 
 
-def q_avg(reference: np.ndarray, fused: np.ndarray, block: int = 32) -> float:
-    """Q averaged over bands, no border cut (``Q.m``)."""
-    gt = _as_cube(reference, "reference")
-    fu = _as_cube(fused, "fused")
+def q_avg(reference: np.ndarray, fused: np.ndarray, block: int = 32, *, cut: int = 0) -> float:
+    """UIQI (Wang & Bovik) on sliding ``block`` windows averaged over positions then bands (``Q.m``).
+
+    ``cut``: border removed first (default none; 21 in the pansharpening toolbox)."""
+    gt, fu = _cubes(reference, fused, cut)
     return float(np.mean([_img_qi(gt[:, :, b], fu[:, :, b], block) for b in range(gt.shape[2])]))
 
 
-def sam_index(reference: np.ndarray, fused: np.ndarray) -> float:
-    """Mean spectral angle in degrees (``SAM.m``); pixels with a zero norm product excluded."""
-    gt = _as_cube(reference, "reference")
-    fu = _as_cube(fused, "fused")
+def sam_index(reference: np.ndarray, fused: np.ndarray, *, cut: int = 0) -> float:
+    """Mean spectral angle in degrees (``SAM.m``); pixels with a zero norm product excluded.
+
+    ``cut``: border removed first (default none)."""
+    gt, fu = _cubes(reference, fused, cut)
     prod = (gt * fu).sum(axis=2)
     norm = np.sqrt((gt * gt).sum(axis=2) * (fu * fu).sum(axis=2))
     ok = norm != 0
@@ -277,10 +293,9 @@ def sam_index(reference: np.ndarray, fused: np.ndarray) -> float:
     return float(ang.mean() * 180.0 / np.pi)
 
 
-def ergas_index(reference: np.ndarray, fused: np.ndarray, ratio: float = 4) -> float:
-    """ERGAS = 100/ratio * sqrt(mean_b(MSE_b / mean(GT_b)^2)) (``ERGAS.m``)."""
-    gt = _as_cube(reference, "reference")
-    fu = _as_cube(fused, "fused")
+def ergas_index(reference: np.ndarray, fused: np.ndarray, ratio: float = 4, *, cut: int = 0) -> float:
+    """ERGAS = 100/ratio * sqrt(mean_b(MSE_b / mean(GT_b)^2)) (``ERGAS.m``); ``cut``: border (default none)."""
+    gt, fu = _cubes(reference, fused, cut)
     mse = ((gt - fu) ** 2).mean(axis=(0, 1))
     mu = gt.mean(axis=(0, 1))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -301,13 +316,82 @@ def _sobel_mag(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def scc_index(reference: np.ndarray, fused: np.ndarray) -> float:
-    """Spatial correlation coefficient (``SCC.m``): non-centred correlation of Sobel magnitudes."""
-    gt = _as_cube(reference, "reference")
-    fu = _as_cube(fused, "fused")
+def scc_index(reference: np.ndarray, fused: np.ndarray, *, cut: int = 0) -> float:
+    """Spatial correlation coefficient (``SCC.m``): non-centred correlation of Sobel magnitudes.
+
+    ``cut``: border removed first (default none)."""
+    gt, fu = _cubes(reference, fused, cut)
     ef, eg = _sobel_mag(fu), _sobel_mag(gt)
     den = np.sqrt((ef ** 2).sum()) * np.sqrt((eg ** 2).sum())
     return float((ef * eg).sum() / den) if den > 0 else float("nan")
+
+
+def psnr_index(reference: np.ndarray, fused: np.ndarray, peak: float | None = None, *, cut: int = 0) -> float:
+    """Mean over bands of ``10 log10(peak_b^2 / MSE_b)`` (dB); ``peak_b`` = max of the reference band
+    unless ``peak`` is given; ``inf`` where a band is reproduced exactly.  ``cut``: border (default none)."""
+    gt, fu = _cubes(reference, fused, cut)
+    mse = ((fu - gt) ** 2).mean(axis=(0, 1))
+    pk = gt.max(axis=(0, 1)) if peak is None else np.full(gt.shape[2], float(peak))
+    with np.errstate(divide="ignore"):
+        vals = 10 * np.log10(pk ** 2 / mse)
+    return float(np.mean(vals))
+
+
+def ssim_index(reference: np.ndarray, fused: np.ndarray, data_range: float | None = None, *,
+               cut: int = 0) -> float:
+    """Mean over bands of SSIM (Wang et al. 2004, ``ssim_index.m`` defaults: 11x11 Gaussian window,
+    sigma 1.5, K = (0.01, 0.03), 'valid' map averaged).
+
+    ``data_range``: the dynamic range L (default: max - min of the reference cube; 1 for data in
+    [0, 1] as the hyperspectral protocol passes).  ``cut``: border removed first (default none).
+    """
+    gt, fu = _cubes(reference, fused, cut)
+    if min(gt.shape[:2]) < 11:
+        raise InputError("SSIM needs images of at least 11x11 pixels")
+    dr = float(gt.max() - gt.min()) if data_range is None else float(data_range)
+    if dr <= 0:
+        dr = 1.0
+    return float(np.mean([_ssim_band(fu[:, :, b], gt[:, :, b], dr) for b in range(gt.shape[2])]))
+
+
+#: Names accepted by :func:`reference_scores`.
+REFERENCE_INDICES = ("Q2n", "Q", "SAM", "ERGAS", "SCC", "PSNR", "SSIM", "UIQI")
+
+
+def reference_scores(reference: np.ndarray, fused: np.ndarray, *, ratio: float = 4, cut: int = 0,
+                     indices: tuple[str, ...] = ("Q2n", "SAM", "ERGAS"), block: int = 32,
+                     data_range: float | None = None, peak: float | None = None) -> dict[str, float]:
+    """Several reference-based indices of one fused image, one border cut for all.
+
+    Parameters
+    ----------
+    reference, fused : HxWxB cubes (same shape, native units).
+    ratio : resolution ratio for ERGAS.
+    cut : border removed first — 21 for the pansharpening toolbox's reduced-resolution protocol
+        (``indexes_evaluation.m``), 0 for the hyperspectral protocol (whole image).
+    indices : any of :data:`REFERENCE_INDICES` ("UIQI" and "Q" are the same index: sliding-window
+        UIQI averaged over bands).
+    block : Q2n block / Q window (32).  data_range : SSIM dynamic range.  peak : PSNR peak.
+
+    Returns
+    -------
+    dict index name -> value.
+    """
+    gt, fu = _cubes(reference, fused, cut)
+    fns = {
+        "Q2n": lambda: q2n_index(gt, fu, block),
+        "Q": lambda: q_avg(gt, fu, block),
+        "UIQI": lambda: q_avg(gt, fu, block),
+        "SAM": lambda: sam_index(gt, fu),
+        "ERGAS": lambda: ergas_index(gt, fu, ratio),
+        "SCC": lambda: scc_index(gt, fu),
+        "PSNR": lambda: psnr_index(gt, fu, peak),
+        "SSIM": lambda: ssim_index(gt, fu, data_range),
+    }
+    unknown = [k for k in indices if k not in fns]
+    if unknown:
+        raise ParameterError(f"unknown index {unknown[0]!r}; known: {', '.join(REFERENCE_INDICES)}")
+    return {k: fns[k]() for k in indices}
 
 
 # ----------------------------------------------------------------- registered: reduced resolution
@@ -467,11 +551,7 @@ def psnr_ref(fused: Any, sources: Sequence[Any], reference: Any = None, *, peak:
     Huynh-Thu & Ghanbari, Electronics Letters 44(13), 2008.
     """
     f, r = _pair(fused, reference, cut)
-    mse = ((f - r) ** 2).mean(axis=(0, 1))
-    pk = r.max(axis=(0, 1)) if peak is None else np.full(r.shape[2], float(peak))
-    with np.errstate(divide="ignore"):
-        vals = 10 * np.log10(pk ** 2 / mse)
-    return float(np.mean(vals))
+    return psnr_index(r, f, peak)
 
 
 @register_metric("rmse_ref", higher_is_better=False, needs="reference", tasks=_TASKS,
@@ -571,12 +651,7 @@ def ssim_ref(fused: Any, sources: Sequence[Any], reference: Any = None, *, data_
     Z. Wang et al., IEEE TIP 13(4), 2004 (``ssim_index.m`` defaults).
     """
     f, r = _pair(fused, reference, cut)
-    if min(f.shape[:2]) < 11:
-        raise InputError("SSIM needs images of at least 11x11 pixels")
-    dr = float(r.max() - r.min()) if data_range is None else float(data_range)
-    if dr <= 0:
-        dr = 1.0
-    return float(np.mean([_ssim_band(f[:, :, b], r[:, :, b], dr) for b in range(f.shape[2])]))
+    return ssim_index(r, f, data_range)
 
 
 # ----------------------------------------------------------------- full resolution (no reference)

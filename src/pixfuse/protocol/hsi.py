@@ -16,12 +16,14 @@ A method fuses ``[hsi, msi]`` and is scored against ``X`` with
 :func:`score` (PSNR, SAM, ERGAS, SSIM, UIQI), on the whole image.
 
 Metric conventions (as in the HSI-MSI fusion literature, e.g. Yokoya et al.,
-IEEE GRSM 2017): PSNR is the mean over bands of ``10 log10(max(X_l)^2 / MSE_l)``;
+IEEE GRSM 2017), computed by the same functions as the pansharpening indices
+(:mod:`pixfuse.metrics.spectral`, ``cut=0``: no border removed): PSNR is the mean
+over bands of ``10 log10(max(X_l)^2 / MSE_l)`` (``inf`` for an exact band);
 SAM the mean angle in degrees between reference and fused spectra (pixels with
 a zero norm excluded); ERGAS ``100/ratio sqrt(mean_l MSE_l / mean(X_l)^2)``;
 SSIM the mean over bands of Wang et al.'s SSIM (Gaussian window 11x11, sigma
-1.5, K = (0.01, 0.03), dynamic range 1); UIQI the mean over bands of Wang and
-Bovik's Q on sliding 32x32 windows (as the pansharpening toolbox's ``Q``).
+1.5, K = (0.01, 0.03), 'valid' map, dynamic range 1); UIQI the mean over bands
+of Wang and Bovik's Q on sliding 32x32 windows (the pansharpening toolbox's ``Q``).
 """
 from __future__ import annotations
 
@@ -32,9 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
-
 from ..errors import InputError, ShapeMismatchError
+from ..metrics.spectral import reference_scores
 from ..ops.psf import gaussian_downsample
 from ..ops.spectral_response import srf_matrix
 
@@ -105,67 +106,18 @@ def simulate(cube: np.ndarray, *, ratio: int = 8, srf: str | np.ndarray = "cie19
 
 # ------------------------------------------------------------------------------------------ metrics
 
-def _psnr(ref: np.ndarray, f: np.ndarray) -> float:
-    mse = ((ref - f) ** 2).mean(axis=(0, 1))
-    peak = ref.max(axis=(0, 1))
-    return float(np.mean(10 * np.log10(peak ** 2 / np.maximum(mse, 1e-30))))
-
-
-def _sam(ref: np.ndarray, f: np.ndarray) -> float:
-    num = (ref * f).sum(axis=2)
-    den = np.sqrt((ref ** 2).sum(axis=2) * (f ** 2).sum(axis=2))
-    ok = den > 0
-    ang = np.arccos(np.clip(num[ok] / den[ok], -1, 1))
-    return float(np.degrees(ang.mean()))
-
-
-def _ergas(ref: np.ndarray, f: np.ndarray, ratio: int) -> float:
-    mse = ((ref - f) ** 2).mean(axis=(0, 1))
-    mu = ref.mean(axis=(0, 1))
-    return float(100.0 / ratio * np.sqrt(np.mean(mse / mu ** 2)))
-
-
-def _ssim_band(x: np.ndarray, y: np.ndarray, data_range: float = 1.0) -> float:
-    g = lambda a: ndimage.gaussian_filter(a, 1.5, truncate=3.5 / 1.5, mode="reflect")  # noqa: E731  11x11
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mx, my = g(x), g(y)
-    sxx, syy, sxy = g(x * x) - mx * mx, g(y * y) - my * my, g(x * y) - mx * my
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return float(s[5:-5, 5:-5].mean())
-
-
-def _uiqi_band(x: np.ndarray, y: np.ndarray, block: int = 32) -> float:
-    def box(a: np.ndarray) -> np.ndarray:
-        c = np.cumsum(np.cumsum(np.pad(a, ((1, 0), (1, 0))), 0), 1)
-        return c[block:, block:] - c[:-block, block:] - c[block:, :-block] + c[:-block, :-block]
-
-    n = block * block
-    sx, sy = box(x), box(y)
-    sxx, syy, sxy = box(x * x), box(y * y), box(x * y)
-    num = 4 * (n * sxy - sx * sy) * sx * sy
-    den = (n * (sxx + syy) - sx ** 2 - sy ** 2) * (sx ** 2 + sy ** 2)
-    q = np.ones_like(den)
-    nz = den != 0
-    q[nz] = num[nz] / den[nz]
-    only = (den == 0) & ((sx ** 2 + sy ** 2) != 0)
-    q[only] = 2 * sx[only] * sy[only] / (sx[only] ** 2 + sy[only] ** 2)
-    return float(q.mean())
-
 
 def score(reference: np.ndarray, fused: np.ndarray, ratio: int) -> dict[str, float]:
-    """PSNR (dB, higher better), SAM (deg, lower), ERGAS (lower), SSIM and UIQI (higher) of ``fused``."""
+    """PSNR (dB, higher better), SAM (deg, lower), ERGAS (lower), SSIM and UIQI (higher) of ``fused``.
+
+    One implementation with the pansharpening indices: :func:`pixfuse.metrics.spectral.reference_scores`
+    with the hyperspectral conventions — whole image (``cut=0``), SSIM dynamic range 1 (cube in [0, 1]).
+    """
     ref = np.asarray(reference, dtype=np.float64)
     f = np.asarray(fused, dtype=np.float64)
     if ref.shape != f.shape:
         raise ShapeMismatchError(f"fused {f.shape} and reference {ref.shape} differ")
-    L = ref.shape[2]
-    return {
-        "PSNR": _psnr(ref, f),
-        "SAM": _sam(ref, f),
-        "ERGAS": _ergas(ref, f, ratio),
-        "SSIM": float(np.mean([_ssim_band(ref[:, :, i], f[:, :, i]) for i in range(L)])),
-        "UIQI": float(np.mean([_uiqi_band(ref[:, :, i], f[:, :, i]) for i in range(L)])),
-    }
+    return reference_scores(ref, f, ratio=ratio, cut=0, indices=METRICS, data_range=1.0)
 
 
 def run_protocol(cube: np.ndarray, methods: Sequence[str], *, ratio: int = 8, srf: str = "cie1931",
