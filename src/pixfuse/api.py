@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, ParameterError, ShapeMismatchError
+from .errors import ImageSizeError, InputError, MetricSkippedWarning, ParameterError, ShapeMismatchError
 from .ops.color import fuse_chroma, rgb_to_ycbcr, ycbcr_to_rgb
 from .registry import MethodSpec, get_method, get_metric, metric_specs
 
@@ -246,12 +246,17 @@ def evaluate(
         The source images the metric compares against.
     metrics
         ``"all"`` or a list of names/aliases (evaluated as given).  ``"all"``
-        means every metric of the task family whose inputs are available:
+        means every metric of the task family that applies to the inputs:
         with ``task``, the metrics registered for that task; without it, the
         family is inferred from the inputs (see :func:`infer_metric_family`) --
         *spectral* (pansharpening / HSI-MSI indices) when an image has more
         than 3 bands or the sources differ in size, otherwise *fusion* (every
         metric except those registered only for pansharpening / hsi_msi).
+        Metrics that cannot be computed at this image size (e.g. ``ms_ssim``
+        below 176x176 pixels: 5 scales) are left out of the result with a
+        :class:`~pixfuse.errors.MetricSkippedWarning` naming each one and its
+        minimum size; asked for by name, such a metric raises
+        :class:`~pixfuse.errors.ImageSizeError`.
     reference
         Ground-truth image for full-reference metrics.
     task
@@ -267,6 +272,7 @@ def evaluate(
     dict mapping each metric's registered name to its value (float; ``nan``
     only where the metric's docstring documents it).
     """
+    auto = metrics == "all"
     if isinstance(metrics, str):
         if metrics != "all":
             names = [metrics]
@@ -305,11 +311,27 @@ def evaluate(
 
     # one cache per call: gradients, SSIM statistics, phase congruency, ... are
     # computed once when several metrics need them
+    skipped: dict[str, str] = {}
     with cache_scope():
         for s in specs:
             kw = {k: v for k, v in opts.items() if k in accepted[s.name]}
-            v = s.func(fused, srcs, reference=reference, **kw)
+            try:
+                v = s.func(fused, srcs, reference=reference, **kw)
+            except ImageSizeError as exc:
+                if not auto:  # asked for by name: the size error is the answer
+                    raise
+                skipped[s.name] = str(exc)
+                continue
             out[s.name] = float(v) if not isinstance(v, float) else v
+    if skipped:
+        why = "; ".join(v if v.startswith(k + " ") else f"{k}: {v}" for k, v in skipped.items())
+        if not out:
+            raise ImageSizeError(f"no metric applies to images of this size: {why}")
+        import warnings
+
+        warnings.warn(MetricSkippedWarning(
+            f"metrics='all': skipped {len(skipped)} metric(s) that do not apply to this image size: {why}",
+            skipped), stacklevel=2)
     return out
 
 
@@ -326,7 +348,9 @@ def evaluate_detailed(
 
     Returns ``{name: {"value": float, "convention": str, "display": str,
     "higher_is_better": bool}}`` so a results table can state each metric's
-    convention (e.g. ``"VIFB"``, ``"Tang-Evaluation"``).
+    convention (e.g. ``"VIFB"``, ``"Tang-Evaluation"``).  Metrics that
+    ``metrics="all"`` leaves out for the image size are absent, with the same
+    :class:`~pixfuse.errors.MetricSkippedWarning` as :func:`evaluate`.
     """
     vals = evaluate(fused, sources, metrics, reference, task=task, options=options)
     out: dict[str, dict[str, Any]] = {}

@@ -46,3 +46,22 @@ class UnknownMetricError(PixfuseError, KeyError):
 
 class ParameterError(PixfuseError, ValueError):
     """An unknown parameter or a value outside its documented range."""
+
+
+class ImageSizeError(InputError):
+    """An image whose size a metric (or method) cannot handle: too small for its windows or scales.
+
+    ``evaluate(metrics="all")`` skips the metrics that raise it (with a
+    :class:`MetricSkippedWarning`); asking for such a metric by name raises it.
+    """
+
+
+class MetricSkippedWarning(UserWarning):
+    """``evaluate(metrics="all")`` left out metrics that do not apply to the input size.
+
+    ``skipped`` maps each metric name to the reason (its :class:`ImageSizeError` message).
+    """
+
+    def __init__(self, message: str, skipped: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.skipped = dict(skipped or {})

@@ -34,14 +34,32 @@ def _fmt(v: float) -> str:
 
 
 def _score(fused: Path, sources: list[Path], reference: Optional[Path], names: list[str] | str,
-           task: Optional[str]) -> dict[str, dict[str, Any]]:
+           task: Optional[str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Scores and the metrics that 'all' skipped for the image size (name -> reason)."""
+    import warnings
+
     from ..api import evaluate_detailed
+    from ..errors import MetricSkippedWarning
     from ..io import read_image
 
     f, _ = read_image(fused)
     srcs = [read_image(p)[0] for p in sources]
     ref = read_image(reference)[0] if reference is not None else None
-    return evaluate_detailed(f, srcs, names, ref, task=task)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MetricSkippedWarning)
+        res = evaluate_detailed(f, srcs, names, ref, task=task)
+    skipped: dict[str, str] = {}
+    for w in caught:
+        if isinstance(w.message, MetricSkippedWarning):
+            skipped.update(w.message.skipped)
+        else:  # not ours to swallow
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return res, skipped
+
+
+def _note_skipped(skipped: dict[str, str], where: str = "") -> None:
+    for name, why in skipped.items():
+        console.print(f"note: skipped {name}{where}: {why}", markup=False, highlight=False)
 
 
 @app.command("metrics")
@@ -87,7 +105,8 @@ def metrics_cmd(
             raise fail(f"{p} does not exist")
         if p.is_dir():
             raise fail(f"{p} is a folder; use --fused DIR for folder mode")
-    res = _score(fused, srcs, reference, names, task)
+    res, skipped = _score(fused, srcs, reference, names, task)
+    _note_skipped(skipped)
     if as_json:
         typer.echo(json.dumps({k: {**v, "value": (v["value"] if math.isfinite(v["value"]) else str(v["value"]))}
                                for k, v in res.items()}, indent=1))
@@ -129,6 +148,7 @@ def _folder(fused_dir: Path, src_dirs: list[Path], ref_dir: Optional[Path], name
     rows: list[dict[str, Any]] = []
     cols: list[str] = []
     failures: list[tuple[str, str]] = []
+    skipped: dict[str, tuple[int, str]] = {}  # metric -> (images skipped, first reason)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as prog:
         t = prog.add_task("scoring", total=len(common))
@@ -136,7 +156,9 @@ def _folder(fused_dir: Path, src_dirs: list[Path], ref_dir: Optional[Path], name
             try:
                 srcs = [maps[i + 1][stem] for i in range(len(src_dirs))]
                 ref = maps[-1][stem] if ref_dir else None
-                res = _score(maps[0][stem], srcs, ref, names, task)
+                res, skip = _score(maps[0][stem], srcs, ref, names, task)
+                for k, why in skip.items():
+                    skipped[k] = (skipped.get(k, (0, why))[0] + 1, skipped.get(k, (0, why))[1])
                 rows.append({"image": stem, **{k: v["value"] for k, v in res.items()}})
                 for k in res:
                     if k not in cols:
@@ -161,6 +183,8 @@ def _folder(fused_dir: Path, src_dirs: list[Path], ref_dir: Optional[Path], name
             w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
     tmp.replace(output)
     console.print(f"scored {len(rows)} image(s), failed {len(failures)}; wrote {output}")
+    for k, (count, why) in skipped.items():
+        _note_skipped({k: why}, f" on {count} image(s)")
     for stem in missing:
         console.print(f"[yellow]unpaired[/]: {stem} (not present in every folder)")
     for stem, msg in failures:

@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import InputError, ShapeMismatchError
+from ..errors import ImageSizeError, InputError, ShapeMismatchError
 
 #: MATLAB ``rgb2gray`` coefficients (first row of inv of the NTSC YIQ matrix).
 RGB2GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
@@ -122,6 +122,16 @@ def prepare(fused: Any, sources: Sequence[Any] | None, *, min_sources: int = 1,
                 f"source {i} is {s.shape[0]}x{s.shape[1]} but the fused image is {F.shape[0]}x{F.shape[1]}"
             )
     return F, S
+
+
+def require_min_side(img: np.ndarray, min_side: int, metric: str, why: str) -> None:
+    """Raise :class:`~pixfuse.errors.ImageSizeError` unless both sides of ``img`` are >= ``min_side``.
+
+    ``evaluate(metrics="all")`` skips a metric that raises it; asked for by name it is an error.
+    """
+    h, w = img.shape[:2]
+    if min(h, w) < min_side:
+        raise ImageSizeError(f"{metric} needs images of at least {min_side}x{min_side} pixels ({why}), got {h}x{w}")
 
 
 def mround(x: np.ndarray) -> np.ndarray:

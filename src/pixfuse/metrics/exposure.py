@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ImageSizeError, InputError
 from ..registry import register_metric
 
 _MATLAB_EPS = float(np.finfo(np.float64).eps)
@@ -104,7 +104,7 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     f = np.asarray(fused, dtype=np.float64)
     n, h, w = seq.shape
     if min(h, w) < win:
-        raise InputError(f"MEF-SSIM needs images of at least {win}x{win} pixels, got {h}x{w}")
+        raise ImageSizeError(f"MEF-SSIM needs images of at least {win}x{win} pixels, got {h}x{w}")
     bd = win // 2
     area = float(win * win)
     # shift-invariant statistics: centre values to reduce cancellation
@@ -200,9 +200,9 @@ def mef_ssim_score(seq: np.ndarray, fused: np.ndarray, *, levels: int = 1, K: fl
     wts = wts / wts.sum()
     h, w = seq.shape[1:]
     if min(h, w) / 2 ** (levels - 1) < win:
-        raise InputError(
-            f"multi-scale MEF-SSIM with {levels} scales needs a side of at least {win * 2 ** (levels - 1)} "
-            f"pixels, got {h}x{w}"
+        raise ImageSizeError(
+            f"multi-scale MEF-SSIM with {levels} scales needs images of at least {win * 2 ** (levels - 1)}x"
+            f"{win * 2 ** (levels - 1)} pixels, got {h}x{w}"
         )
     qs = []
     for lev in range(levels):

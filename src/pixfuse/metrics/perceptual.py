@@ -62,6 +62,13 @@ def _vif_scales(ref: np.ndarray, dist: np.ndarray) -> list[tuple[np.ndarray, np.
     return C.memo(("vif_scales",), f, ref, dist)
 
 
+#: smallest side for which all four VIF scales are non-empty (17-tap 'valid' window at full
+#: size; 9, 5, 3 taps after each 'valid' filter + 2x decimation).  The reference code
+#: silently drops the empty scales below it (VIF) or returns NaN (VIFF, 0/0).
+VIF_MIN_SIDE = 41
+_VIF_WHY = "4 scales: 17-, 9-, 5- and 3-tap windows with 2x decimation"
+
+
 def vifp(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float = 2.0) -> float:
     """LIVE ``vifp_mscale(ref, dist)`` (Sheikh & Bovik, pixel domain, 4 scales)."""
     num = den = 0.0
@@ -85,6 +92,7 @@ def vif(fused: Any, sources: Any, reference: Any = None) -> float:
     A constant source (zero information) gives NaN for its term.
     """
     F, S = C.prepare(fused, sources, min_sources=1)
+    C.require_min_side(F, VIF_MIN_SIDE, "vif", _VIF_WHY)
     F, S = C.tang_gray(F, S)
     return float(sum(vifp(s, F) for s in S))
 
@@ -123,6 +131,7 @@ def viff(fused: Any, sources: Any, reference: Any = None) -> float:
     (MEFB wrapper rules; a colour VI with grey F -> unrounded ``rgb2gray``).
     """
     F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
+    C.require_min_side(F, VIF_MIN_SIDE, "viff", _VIF_WHY)
 
     def single(vi: np.ndarray, ir: np.ndarray, f: np.ndarray) -> float:
         return _viff_core(C.gray_of(vi, uint8=False), C.gray_of(ir, uint8=False), f)

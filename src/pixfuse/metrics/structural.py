@@ -49,7 +49,9 @@ def ssim_map(a: np.ndarray, b: np.ndarray, *, n: int = 11, sigma: float = 1.5, c
     return ((2 * mua * mub + c1) * (2 * sab + c2)) / ((mua * mua + mub * mub + c1) * (saa + sbb + c2))
 
 
-def _ssim_vifb(F: np.ndarray, S: list[np.ndarray]) -> float:
+def _ssim_vifb(F: np.ndarray, S: list[np.ndarray], name: str) -> float:
+    C.require_min_side(F, 11, name, "an 11x11 window applied 'valid'")
+
     def single(*args: np.ndarray) -> float:
         f = args[-1]
         return float(sum(ssim_map(C.gray_of(s, uint8=True), f).mean() for s in args[:-1]))
@@ -73,7 +75,7 @@ def ssim(fused: Any, sources: Any, reference: Any = None) -> float:
     VIFB ``metrics/metricsSsim.m``; Wang et al. (2004).
     """
     F, S = C.prepare(fused, sources, min_sources=1)
-    return _ssim_vifb(F, S)
+    return _ssim_vifb(F, S, "ssim")
 
 
 @register_metric("ssim_mean", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="VIFB (averaged)",
@@ -81,7 +83,7 @@ def ssim(fused: Any, sources: Any, reference: Any = None) -> float:
 def ssim_mean(fused: Any, sources: Any, reference: Any = None) -> float:
     """VIFB's SSIM averaged over the two sources instead of summed (= ``ssim / 2``), range up to 1."""
     F, S = C.prepare(fused, sources, min_sources=1)
-    return _ssim_vifb(F, S) / len(S)
+    return _ssim_vifb(F, S, "ssim_mean") / len(S)
 
 
 def _ssim_builtin(a: np.ndarray, ref: np.ndarray) -> float:
@@ -171,10 +173,7 @@ def ms_ssim(fused: Any, sources: Any, reference: Any = None) -> float:
     """
     F, S = C.prepare(fused, sources, min_sources=1)
     F, S = C.tang_gray(F, S)
-    if min(F.shape) < 176:
-        from ..errors import InputError
-
-        raise InputError(f"ms_ssim needs images of at least 176x176 pixels (5 scales), got {F.shape[0]}x{F.shape[1]}")
+    C.require_min_side(F, 176, "ms_ssim", "5 scales of an 11x11 window")
     return float(np.mean([msssim_wang(F, s) for s in S]))
 
 
@@ -262,10 +261,7 @@ def ms_ssim_tang(fused: Any, sources: Any, reference: Any = None) -> float:
     """
     F, S = C.prepare(fused, sources, min_sources=1)
     F, S = C.tang_gray(F, S)
-    if min(F.shape) < 44:
-        from ..errors import InputError
-
-        raise InputError(f"ms_ssim_tang needs images of at least 44x44 pixels, got {F.shape[0]}x{F.shape[1]}")
+    C.require_min_side(F, 44, "ms_ssim_tang", "3 scales of an 11x11 window")
     return mef_ms_ssim_tang(S, F)
 
 
