@@ -10,7 +10,9 @@ in-run reference.
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/time_ivif_msd.py [--repeat 3] [--methods rp,cp,...]
+    PYTHONPATH=src python benchmarks/time_ivif_msd.py [--repeat 3] [--warmup 1] [--methods rp,cp,...]
+
+Any registered two-input method name works in ``--methods`` (e.g. ``latlrr,mdlatlrr``).
 """
 from __future__ import annotations
 
@@ -35,15 +37,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs per method before timing")
     a = ap.parse_args()
     data = ROOT / ".." / "shared" / "data" / "ivif" / "msrs"
     ir, _ = read_image(data / "ir" / "00537D.png")
     vi, _ = read_image(data / "vi" / "00537D.png")
-    print(f"MSRS 00537D {ir.shape[1]}x{ir.shape[0]}, median of {a.repeat} runs after 1 warm-up; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"MSRS 00537D {ir.shape[1]}x{ir.shape[0]}, median of {a.repeat} runs "
+          f"({a.warmup} warm-up); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     rows = []
     for m in [s for s in a.methods.split(",") if s]:
-        pixfuse.fuse([ir, vi], m)
+        for _ in range(a.warmup):
+            pixfuse.fuse([ir, vi], m)
         wall, cpu = [], []
         for _ in range(a.repeat):
             t0, c0 = time.perf_counter(), time.process_time()

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
 import numpy as np
@@ -182,23 +184,50 @@ def _pad_for_stride(img: np.ndarray, unit: int, stride: int) -> np.ndarray:
     return np.pad(img, ((0, hd), (0, wd)), mode="symmetric")
 
 
-def _nuclear_norms(planes: np.ndarray, unit: int) -> np.ndarray:
-    """Nuclear norm of every patch of a (unit^2, ny, nx) plane array (one value per patch).
+#: Patches per chunk of the MDLatLRR projection / nuclear norms, and threads running the chunks
+#: (BLAS / LAPACK single-threaded inside each; results do not depend on either).
+MDLATLRR_CHUNK = 32768
+MDLATLRR_THREADS = max(1, min(2, os.cpu_count() or 1))
 
-    The Gram matrices ``M^T M`` of the patches are formed plane by plane, then
-    their eigenvalues are found in chunks: ``||M||_* = sum sqrt(eig(M^T M))``.
+
+def _nuclear_norms_flat(cols: np.ndarray, unit: int) -> np.ndarray:
+    """Nuclear norm of every patch of a (unit^2, m) column block (column-major patch vectors).
+
+    The Gram matrices ``M^T M`` of the patches are formed, then their eigenvalues:
+    ``||M||_* = sum sqrt(eig(M^T M))``.
     """
-    n = planes.shape[1] * planes.shape[2]
-    flat = planes.reshape(unit, unit, n)  # [c, r, patch]: column c of every patch is flat[c]
-    out = np.empty(n, np.float64)
-    step = 32768
+    m = cols.shape[1]
+    c3 = cols.reshape(unit, unit, m)  # [c, r, patch]: column c of every patch is c3[c]
+    g = np.einsum("irp,jrp->pij", c3, c3, optimize=True)
+    ev = np.linalg.eigvalsh(g)
+    return np.sqrt(np.maximum(ev, 0.0)).sum(axis=1)
+
+
+def _project_with_norms(lmat: np.ndarray, planes: np.ndarray, unit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Detail patches ``L p`` of every patch plane column and their nuclear norms.
+
+    Chunks of :data:`MDLATLRR_CHUNK` patches run on :data:`MDLATLRR_THREADS`
+    threads (single-threaded BLAS / LAPACK in each, which releases the GIL).
+    """
+    flat = planes.reshape(unit * unit, -1)
+    n = flat.shape[1]
+    det = np.empty_like(flat)
+    norms = np.empty(n, np.float64)
+
+    def run(s: int) -> None:
+        e = min(n, s + MDLATLRR_CHUNK)
+        np.matmul(lmat, flat[:, s:e], out=det[:, s:e])
+        norms[s:e] = _nuclear_norms_flat(det[:, s:e], unit)
+
+    starts = range(0, n, MDLATLRR_CHUNK)
     with blas_threads(1):
-        for s in range(0, n, step):
-            cols = flat[:, :, s : s + step]
-            g = np.einsum("irp,jrp->pij", cols, cols, optimize=True)
-            ev = np.linalg.eigvalsh(g)
-            out[s : s + step] = np.sqrt(np.maximum(ev, 0.0)).sum(axis=1)
-    return out
+        if MDLATLRR_THREADS > 1 and len(starts) > 1:
+            with ThreadPoolExecutor(MDLATLRR_THREADS) as pool:
+                list(pool.map(run, starts))
+        else:
+            for s in starts:
+                run(s)
+    return det.reshape(planes.shape), norms
 
 
 @register_method(
@@ -234,7 +263,8 @@ def mdlatlrr(images: Sequence[np.ndarray], *, levels: int = 2, stride: int = 1) 
     the paper's equation (each level once).
 
     Cost: the nuclear norms need an eigen-decomposition per 16x16 patch
-    (~300k patches per level and source at 640x480), a few seconds per level.
+    (~300k patches per level and source at 640x480), a few seconds per level;
+    chunks of patches run on :data:`MDLATLRR_THREADS` threads.
 
     References
     ----------
@@ -252,13 +282,15 @@ def mdlatlrr(images: Sequence[np.ndarray], *, levels: int = 2, stride: int = 1) 
     detail_sum = np.zeros(shape, np.float64)
     for _ in range(levels):
         details = []
+        norms = []
         for k, b in enumerate(bases):
             planes = _patch_planes(b, unit, stride)
-            d = (lmat @ planes.reshape(unit * unit, -1)).reshape(planes.shape)
+            d, nn = _project_with_norms(lmat, planes, unit)
+            del planes
             details.append(d)
+            norms.append(nn)
             bases[k] = b - _patch_average(d, unit, stride, shape)
-        n1 = _nuclear_norms(details[0], unit)
-        n2 = _nuclear_norms(details[1], unit)
+        n1, n2 = norms
         tot = n1 + n2
         w1 = np.where(tot > 0, n1 / np.where(tot > 0, tot, 1), 0.5).astype(np.float32).reshape(details[0].shape[1:])
         fused = w1 * details[0] + (1 - w1) * details[1]
