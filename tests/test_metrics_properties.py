@@ -174,3 +174,43 @@ def test_wang_msssim_identity_and_order():
     assert msssim_wang(x, x) == pytest.approx(1.0, abs=1e-12)
     y = np.clip(x + rng.normal(0, 20, x.shape), 0, 255).round()
     assert 0 < msssim_wang(x, y) < 1
+
+
+# ------------------------------------------------------------ Q_Y flat regions
+
+
+def _qy_inputs(flat: bool):
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 200, (72, 80)).astype(np.uint8)
+    b = rng.integers(0, 200, (72, 80)).astype(np.uint8)
+    f = ((a.astype(int) + b) // 2).astype(np.uint8)
+    if flat:  # a saturated region, flat in all three images
+        for x in (a, b, f):
+            x[10:50, 20:70] = 255
+    return f, [a, b]
+
+
+def test_qy_stable_equals_reference_without_flat_windows():
+    f, srcs = _qy_inputs(False)
+    ref = pixfuse.evaluate(f, srcs, ["qy"])["qy"]
+    assert pixfuse.evaluate(f, srcs, ["qy"], options={"stable": True})["qy"] == ref
+
+
+def test_qy_stable_leaves_out_windows_flat_in_both_sources():
+    from pixfuse.metrics import structural as ST
+
+    f, srcs = _qy_inputs(True)
+    a, b, F = (x.astype(float) for x in (*srcs, f))
+    with np.errstate(all="ignore"):
+        m1, s1, s2, _ = ST._ssim_yang(a, b)
+        m2 = ST._ssim_yang(a, F)[0]
+        m3 = ST._ssim_yang(b, F)[0]
+        lam = s1 / (s1 + s2)
+        q = np.where(m1 >= 0.75, lam * m2 + (1 - lam) * m3, np.maximum(m2, m3))
+    flat = np.zeros(a.shape, bool)
+    flat[10:50, 20:70] = True
+    inside = np.lib.stride_tricks.sliding_window_view(flat, (7, 7)).all(axis=(2, 3))  # 'valid' windows
+    assert inside.sum() > 1000
+    want = q[~inside].mean()  # the textured and border windows, as the reference computes them
+    got = pixfuse.evaluate(f, srcs, ["qy"], options={"stable": True})["qy"]
+    assert got == pytest.approx(want, rel=1e-12)

@@ -230,6 +230,14 @@ def gauss_valid(img: np.ndarray, n: int, sigma: float) -> np.ndarray:
     return sepfilt(img, g, g, "zero", shape="valid")
 
 
+def down2(x: np.ndarray) -> np.ndarray:
+    """MATLAB ``imfilter(x, ones(2)/4, 'symmetric', 'same')`` then ``x(1:2:end, 1:2:end)``
+    (the scale step of MS-SSIM and MEF-MS-SSIM)."""
+    p = np.pad(x, ((0, 1), (0, 1)), mode="symmetric")
+    y = (p[:-1, :-1] + p[1:, :-1] + p[:-1, 1:] + p[1:, 1:]) / 4.0
+    return y[::2, ::2]
+
+
 def blocks(x: np.ndarray, size: int) -> np.ndarray:
     """``blkproc(x, [size size], [0 0], ...)`` view: zero-padded to a multiple, shape (H/size, W/size, size, size)."""
     h, w = x.shape

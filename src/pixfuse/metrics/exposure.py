@@ -37,6 +37,7 @@ import numpy as np
 
 from ..errors import ImageSizeError, InputError
 from ..registry import register_metric
+from ._common import down2, gauss1d
 
 _MATLAB_EPS = float(np.finfo(np.float64).eps)
 #: The coefficients MATLAB's ``rgb2gray`` really applies: first row of the inverse
@@ -79,12 +80,6 @@ def _to_u8_gray(img: np.ndarray, name: str) -> np.ndarray:
     return np.floor(g + 0.5)
 
 
-def _gauss1d(size: int, sigma: float) -> np.ndarray:
-    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
-    return g / g.sum()
-
-
 def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int = 11,
                  sigma: float = 1.5) -> np.ndarray:
     """Quality map of single-scale MEF-SSIM on 0-255 float64 grey data.
@@ -110,7 +105,7 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     # shift-invariant statistics: centre values to reduce cancellation
     seq = seq - 128.0
     f = f - 128.0
-    g1 = _gauss1d(win, sigma)
+    g1 = gauss1d(win, sigma)
 
     def box(a: np.ndarray) -> np.ndarray:
         return cv2.boxFilter(a, cv2.CV_64F, (win, win), normalize=True,
@@ -166,13 +161,6 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     return (2 * s12 + C) / (s11 + s22 + C)
 
 
-def _downsample(img: np.ndarray) -> np.ndarray:
-    """MATLAB ``imfilter(I, ones(2)/4, 'symmetric', 'same')`` then ``I(1:2:end, 1:2:end)``."""
-    p = np.pad(img, ((0, 1), (0, 1)), mode="symmetric")
-    s = (p[:-1, :-1] + p[1:, :-1] + p[:-1, 1:] + p[1:, 1:]) / 4.0
-    return s[::2, ::2]
-
-
 def mef_ssim_score(seq: np.ndarray, fused: np.ndarray, *, levels: int = 1, K: float = 0.03,
                    win: int = 11, sigma: float = 1.5,
                    weights: Sequence[float] = MS_WEIGHTS) -> tuple[float, list[float]]:
@@ -208,8 +196,8 @@ def mef_ssim_score(seq: np.ndarray, fused: np.ndarray, *, levels: int = 1, K: fl
     for lev in range(levels):
         qs.append(float(mef_ssim_map(seq, f, K, win, sigma).mean()))
         if lev < levels - 1:
-            seq = np.stack([_downsample(x) for x in seq])
-            f = _downsample(f)
+            seq = np.stack([down2(x) for x in seq])
+            f = down2(f)
     q_all = np.asarray(qs)
     # MATLAB: prod(Q.^weight); a negative Q with fractional exponent gives a complex number there
     overall = float(np.prod(np.sign(q_all) * np.abs(q_all) ** wts))

@@ -120,13 +120,6 @@ def ssim_tang(fused: Any, sources: Any, reference: Any = None) -> float:
 # ------------------------------------------------------------------ MS-SSIM
 
 
-def _down2(x: np.ndarray) -> np.ndarray:
-    """``imfilter(x, ones(2)/4, 'symmetric', 'same')`` then ``x(1:2:end, 1:2:end)``."""
-    p = np.pad(x, ((0, 1), (0, 1)), mode="symmetric")
-    y = (p[:-1, :-1] + p[1:, :-1] + p[:-1, 1:] + p[1:, 1:]) / 4
-    return y[::2, ::2]
-
-
 def msssim_wang(a: np.ndarray, b: np.ndarray) -> float:
     """Wang's multi-scale SSIM (``msssim.m``, Asilomar 2003): 5 scales, default weights."""
     w = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
@@ -137,7 +130,7 @@ def msssim_wang(a: np.ndarray, b: np.ndarray) -> float:
         cs = (2 * sab + c2) / (saa + sbb + c2)
         if lev < 4:
             cs_l.append(cs.mean())
-            a, b = _down2(a), _down2(b)
+            a, b = C.down2(a), C.down2(b)
         else:
             l_ = (2 * mua * mub + c1) / (mua * mua + mub * mub + c1)
             last = (l_ * cs).mean()
@@ -177,71 +170,15 @@ def ms_ssim(fused: Any, sources: Any, reference: Any = None) -> float:
     return float(np.mean([msssim_wang(F, s) for s in S]))
 
 
-def _mef_ssim_scale(seq: list[np.ndarray], f: np.ndarray, K: float = 0.03) -> float:
-    """Ma, Zeng & Wang MEF-SSIM at one scale (``mef_ssim.m``), vectorised with window sums."""
-    ws = 11
-    N = ws * ws
-    g = C.gauss1d(ws, 1.5)
-    box = np.ones(ws)
-
-    def B(x: np.ndarray) -> np.ndarray:  # window sums
-        return C.sepfilt(x, box, box, "zero", shape="valid")
-
-    def G(x: np.ndarray) -> np.ndarray:  # Gaussian-weighted window sums
-        return C.sepfilt(x, g, g, "zero", shape="valid")
-
-    K_ = len(seq)
-    mu = [B(x) / N for x in seq]
-    ss = [B(x * x) for x in seq]
-    ed = [np.sqrt(np.maximum(N * (s / N - m * m), 0)) + 0.001 for s, m in zip(ss, mu)]
-    # consistency R
-    den = sum(np.sqrt(np.maximum(s - N * m * m, 0)) for s, m in zip(ss, mu))
-    tot = sum(seq)
-    num = np.sqrt(np.maximum(B(tot * tot) - B(tot) ** 2 / N, 0))
-    eps = np.finfo(float).eps
-    R = (num + eps) / (den + eps)
-    R[R > 1] = 1 - eps
-    R[R < 0] = eps
-    p = np.tan(np.pi / 2 * R)
-    p[p > 10] = 10
-    wmap = [(e / ws) ** p + eps for e in ed]
-    norm = sum(wmap)
-    wmap = [w / norm for w in wmap]
-    max_ed = np.maximum.reduce(ed)
-    a = [w / e for w, e in zip(wmap, ed)]  # coefficient of (x_k - mu_k)
-    # |rBlock|^2 = sum_kl a_k a_l (B[x_k x_l] - N mu_k mu_l)
-    rr = np.zeros_like(R)
-    gr2 = np.zeros_like(R)
-    Gx = [G(x) for x in seq]
-    for k in range(K_):
-        for l_ in range(K_):
-            bkl = ss[k] if k == l_ else B(seq[k] * seq[l_])
-            gkl = G(seq[k] * seq[l_])
-            rr += a[k] * a[l_] * (bkl - N * mu[k] * mu[l_])
-            gr2 += a[k] * a[l_] * (gkl - mu[k] * Gx[l_] - mu[l_] * Gx[k] + mu[k] * mu[l_])
-    nr = np.sqrt(np.maximum(rr, 0))
-    scale = np.where(nr > 0, max_ed / np.where(nr > 0, nr, 1), 1.0)
-    mu1 = scale * sum(a[k] * (Gx[k] - mu[k]) for k in range(K_))
-    s1 = scale * scale * gr2 - mu1 * mu1
-    Gf = G(f)
-    s2 = G(f * f) - Gf * Gf
-    s12 = scale * sum(a[k] * (G(seq[k] * f) - mu[k] * Gf) for k in range(K_)) - mu1 * Gf
-    Cc = (K * 255) ** 2
-    q = (2 * s12 + Cc) / (s1 + s2 + Cc)
-    return float(q.mean())
-
-
 def mef_ms_ssim_tang(seq: list[np.ndarray], f: np.ndarray) -> float:
-    """``analysis_ms_ssim`` (Ma et al. MEF-MS-SSIM): 3 scales, weights (0.0448, 0.2856, 0.3001) renormalised."""
-    w = np.array([0.0448, 0.2856, 0.3001])
-    w = w / w.sum()
-    qs = []
-    for lev in range(3):
-        qs.append(_mef_ssim_scale(seq, f))
-        if lev < 2:
-            seq = [_down2(x) for x in seq]
-            f = _down2(f)
-    return float(np.prod(np.array(qs) ** w))
+    """``analysis_ms_ssim`` (Ma et al. MEF-MS-SSIM): 3 scales, weights (0.0448, 0.2856, 0.3001) renormalised.
+
+    The same computation as MEFB's ``mef_ms_ssim`` (:func:`pixfuse.metrics.exposure.mef_ssim_score`,
+    ``levels=3``, K = 0.03): one implementation serves both conventions.
+    """
+    from .exposure import mef_ssim_score
+
+    return mef_ssim_score(np.stack(seq), f, levels=3, K=0.03)[0]
 
 
 @register_metric("ms_ssim_tang", higher_is_better=True, needs="sources", tasks=ALL_TASKS,
@@ -604,18 +541,26 @@ def qe(fused: Any, sources: Any, reference: Any = None) -> float:
 # --------------------------------------------------------- Yang Q_Y, Cvejic Q_C
 
 
-def _ssim_yang(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+#: |local (co)variance| below this (grey levels^2, 0-255 domain) is rounding noise: the smallest
+#: non-zero variance of 8-bit data in the 7x7 sigma-1.5 window is ~1e-3, the noise of
+#: ``E[x^2] - E[x]^2`` at 255^2 is ~1e-11
+_QY_FLAT = 1e-6
+
+
+def _ssim_yang(a: np.ndarray, b: np.ndarray, snap: bool = False) -> tuple[np.ndarray, ...]:
     mua, mub, saa, sbb, sab = _ssim_stats(a, b, 7, 1.5)
+    if snap:  # copies: the statistics are shared through the cache
+        saa, sbb, sab = (np.where(np.abs(x) < _QY_FLAT, 0.0, x) for x in (saa, sbb, sab))
     c = 2e-16
     m = ((2 * mua * mub + c) * (2 * sab + c)) / ((mua * mua + mub * mub + c) * (saa + sbb + c))
     return m, saa, sbb, sab
 
 
-def _qy_core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+def _qy_core(a: np.ndarray, b: np.ndarray, f: np.ndarray, snap: bool = False) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
-        m1, s1, s2, _ = _ssim_yang(a, b)
-        m2, _, _, _ = _ssim_yang(a, f)
-        m3, _, _, _ = _ssim_yang(b, f)
+        m1, s1, s2, _ = _ssim_yang(a, b, snap)
+        m2, _, _, _ = _ssim_yang(a, f, snap)
+        m3, _, _, _ = _ssim_yang(b, f, snap)
         binm = m1 >= 0.75
         lam = s1 / (s1 + s2)
         q = (lam * m2 + (1 - lam) * m3) * binm + np.maximum(m2, m3) * (~binm)
@@ -627,7 +572,7 @@ def _qy_core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
                  citation="C. Yang, J.-Q. Zhang, X.-R. Wang, X. Liu, 'A novel similarity based quality metric for "
                           "image fusion', Information Fusion 9(2):156-160, 2008; " + LIU,
                  display="Q_Y", aliases=("q_y",))
-def qy(fused: Any, sources: Any, reference: Any = None) -> float:
+def qy(fused: Any, sources: Any, reference: Any = None, *, stable: bool = False) -> float:
     """Yang's SSIM-based metric Q_Y, MEFB ``metricsQy`` / Liu ``metricYang``.
 
     Local SSIM with a 7x7 Gaussian window (sigma 1.5, 'valid') and C1 = C2 =
@@ -635,9 +580,37 @@ def qy(fused: Any, sources: Any, reference: Any = None) -> float:
     SSIM(B,F)`` with ``lambda = s_A^2 / (s_A^2 + s_B^2)``; elsewhere
     ``max(SSIM(A,F), SSIM(B,F))``; mean over the non-NaN windows (NaN when
     every window is 0/0, e.g. constant sources).
+
+    **Flat regions (default, as the reference).**  Liu's C = 2e-16 is far below
+    the rounding noise of the local variances ``E[x^2] - E[x]^2`` (~1e-11 at
+    grey level 255).  In a flat window -- typically a saturated region -- the
+    variances and the covariance are 0 in exact arithmetic, so the structure
+    term and lambda become ratios of rounding noise: arbitrary values (lambda
+    even outside [0, 1]) that depend on the filter implementation, and they
+    count in the mean like any other window.  The default reproduces the
+    reference's arithmetic (agreement with Octave: 4e-7 relative on real images);
+    on images with large flat areas the score is not reproducible across
+    implementations to better than those windows' share.
+
+    Parameters
+    ----------
+    stable : bool, default False
+        Snap local (co)variances below 1e-6 grey levels^2 to exactly 0 (the
+        smallest real variance of 8-bit data in this window is ~1e-3): a flat
+        window then has structure term C/C = 1, and where both sources are flat
+        lambda is 0/0 and the window is left out, as the reference leaves out
+        its NaN windows.  Pass ``options={"stable": True}`` to
+        :func:`pixfuse.evaluate`.  Identical to the default wherever no window
+        is flat.
+
+    References
+    ----------
+    C. Yang et al., Information Fusion 9(2):156-160, 2008; MEFB
+    ``metrics/metricsQy.m``; imageFusionMetrics ``metricYang.m``.
     """
     F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
-    return C.mefb_dispatch(_mefb_gray_single(_qy_core), F, S)
+    core = (lambda a, b, f: _qy_core(a, b, f, True)) if stable else _qy_core
+    return C.mefb_dispatch(_mefb_gray_single(core), F, S)
 
 
 def _qc_core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
