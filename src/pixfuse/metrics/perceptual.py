@@ -455,24 +455,26 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def _zhao_cc(i1: np.ndarray, i2: np.ndarray, imax: np.ndarray, imf: np.ndarray, m1: np.ndarray, m2: np.ndarray,
              m3: np.ndarray) -> float:
+    """Liu's masked local correlation of ``metricZhao``: max over (A, B, max) of the
+    per-pixel ratio inside each mask (0 outside), summed over the max-mask area."""
     g = C.gauss1d(11, 1.5)
 
     def gf(x: np.ndarray) -> np.ndarray:
         return C.sepfilt(x, g, g, "zero")
 
     c = 1e-4
-    i1, i2, imax = m1 * i1, m2 * i2, m3 * imax
     mf = gf(imf)
     sf = gf(imf * imf) - mf * mf
-    res = []
+    result = None
     for im, mk in ((i1, m1), (i2, m2), (imax, m3)):
+        im = mk * im
         mu = gf(im)
         s = gf(im * im) - mu * mu
         sxf = gf(im * imf) - mu * mf
-        r = np.zeros(im.shape)
-        r[mk] = (sxf[mk] + c) / (np.sqrt(np.abs(s[mk] * sf[mk])) + c)
-        res.append(r)
-    result = np.maximum(np.maximum(res[0], res[1]), res[2])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = (sxf + c) / (np.sqrt(np.abs(s * sf)) + c)  # evaluated everywhere, kept inside the mask
+        r = np.where(mk, r, 0.0)
+        result = r if result is None else np.maximum(result, r)
     a3 = m3.sum()
     return float(result.sum() / a3) if a3 > 0 else 0.0
 
