@@ -109,7 +109,8 @@ def _need_pow2(r: int, method: str) -> None:
 
 
 def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.linalg.lstsq(a, b, rcond=None)[0]
+    """Least squares over all pixels (``a``: HxWxK regressors, ``b``: HxW or HxWxM), via gstats (tile-aware)."""
+    return gstats.lstsq(a, b)
 
 
 def _cov(x: np.ndarray, y: np.ndarray) -> float:
@@ -118,9 +119,8 @@ def _cov(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _corr2(x: np.ndarray, y: np.ndarray) -> float:
-    xc = x.ravel() - x.mean()
-    yc = y.ravel() - y.mean()
-    return float((xc * yc).sum() / np.sqrt((xc * xc).sum() * (yc * yc).sum()))
+    """MATLAB ``corr2`` (correlation coefficient over all pixels), via gstats (tile-aware)."""
+    return float(gstats.cov(x, y) / np.sqrt(gstats.var(x) * gstats.var(y)))
 
 
 def _pan_lp_glp(pan_b: np.ndarray, kernel: np.ndarray, r: int) -> np.ndarray:
@@ -200,13 +200,14 @@ def bt_h(images: Sequence[np.ndarray], *, ratio: int | None = None) -> np.ndarra
     nb = ms.shape[2]
     if nb == 4:
         fac = np.array([0.95, 0.45, 0.40, 0.05])
-        haze = fac * np.array([np.percentile(ms[:, :, b], 1, method="hazen") for b in range(4)])
+        haze = fac * gstats.percentile(ms, 1, axis=(0, 1))  # MATLAB prctile (hazen), exact under tiling
     else:
-        haze = ms.min(axis=(0, 1))
+        haze = gstats.amin(ms, axis=(0, 1))
     pan_lp = lp_filter_gauss(pan, r)
-    alpha = _lstsq(ms.reshape(-1, nb), pan_lp.ravel())
+    alpha = _lstsq(ms, pan_lp)
     i = ((ms - haze) * alpha).sum(axis=2)
-    p = (pan - pan_lp.mean()) * (std2(i) / std2(pan_lp)) + i.mean()
+    p = (pan - gstats.mean(pan_lp)) * (std2(i) / std2(pan_lp)) + gstats.mean(i)
+    gstats.checkpoint()
     ms_l = np.maximum(ms - haze, 0)
     return ms_l * (p / (i + EPS))[:, :, None] + haze
 
@@ -240,16 +241,24 @@ def gihs(images: Sequence[np.ndarray], *, ratio: int | None = None) -> np.ndarra
 
 
 def princomp(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """MATLAB ``princomp``: loadings (columns sorted by variance, the largest |entry| of each made
-    positive) and scores of the centred data."""
-    xc = x - x.mean(axis=0)
-    _, _, vt = np.linalg.svd(xc, full_matrices=False)
-    coeff = vt.T
+    """MATLAB ``princomp`` of the pixels of an HxWxB image (or an N x B matrix): loadings (columns sorted by variance, the
+    largest |entry| of each made positive) and the HxWxB scores of the centred data.
+
+    The loadings are the eigenvectors of the sample covariance matrix (the right singular vectors
+    of the centred data), computed from :func:`pixfuse.ops.gstats.scatter` so that they are scene-wide
+    under tiling."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 2:  # N x B pixel matrix
+        coeff, score = princomp(x[:, None, :])
+        return coeff, score[:, 0, :]
+    mean, c = gstats.scatter(x)
+    evals, evecs = np.linalg.eigh(c)
+    coeff = evecs[:, np.argsort(evals)[::-1]]
     idx = np.argmax(np.abs(coeff), axis=0)
     sign = np.sign(coeff[idx, np.arange(coeff.shape[1])])
     sign[sign == 0] = 1
     coeff = coeff * sign
-    return coeff, xc @ coeff
+    return coeff, (x - mean) @ coeff
 
 
 @register_method("pca-ps", tasks=_TASK, n_inputs=(2, 2), color="native", params={"ratio": _RATIO},
@@ -279,13 +288,13 @@ def pca(images: Sequence[np.ndarray], *, ratio: int | None = None) -> np.ndarray
     Chavez & Kwarteng, PE&RS 1989; Vivone et al., IEEE TGRS 2015.
     """
     pan, _, ms, _ = prepare_inputs(images, ratio, min_bands=2)
-    h, w, nb = ms.shape
-    coeff, score = princomp(ms.reshape(-1, nb))
-    pc1 = score[:, 0]
-    score = score.copy()
-    score[:, 0] = ((pan.ravel() - pan.mean()) * (pc1.std(ddof=1) / pan.std(ddof=1)) + pc1.mean())
-    f = (score @ coeff.T).reshape(h, w, nb)
-    return f - f.mean(axis=(0, 1)) + ms.mean(axis=(0, 1))
+    coeff, score = princomp(ms)
+    pc1 = score[:, :, 0]
+    score[:, :, 0] = (pan - gstats.mean(pan)) * (gstats.std(pc1) / gstats.std(pan)) + gstats.mean(pc1)
+    f = score @ coeff.T
+    out = f - gstats.mean(f, axis=(0, 1)) + gstats.mean(ms, axis=(0, 1))
+    gstats.checkpoint()
+    return out
 
 
 def _gs_inject(ms: np.ndarray, i0: np.ndarray, delta: np.ndarray) -> np.ndarray:
@@ -295,7 +304,9 @@ def _gs_inject(ms: np.ndarray, i0: np.ndarray, delta: np.ndarray) -> np.ndarray:
     var_i = float(gstats.var(i0))
     g = np.array([_cov(i0, ms0[:, :, b]) / var_i for b in range(ms.shape[2])])
     f = ms0 + delta[:, :, None] * g
-    return f - gstats.mean(f, axis=(0, 1)) + ms_mean
+    out = f - gstats.mean(f, axis=(0, 1)) + ms_mean
+    gstats.checkpoint()
+    return out
 
 
 @register_method("gs", tasks=_TASK, n_inputs=(2, 2), color="native", params={"ratio": _RATIO},
@@ -324,15 +335,15 @@ def gs(images: Sequence[np.ndarray], *, ratio: int | None = None) -> np.ndarray:
     """
     pan, _, ms, _ = prepare_inputs(images, ratio)
     i = ms.mean(axis=2)
-    i0 = i - i.mean()
+    i0 = i - gstats.mean(i)
     p = match_moments(pan, i0)
     return _gs_inject(ms, i0, p - i0)
 
 
 def _gsa_weights(ms_lr: np.ndarray, pan_lr: np.ndarray) -> np.ndarray:
     """Least-squares weights (bands + constant) of the low-resolution intensity."""
-    a = np.concatenate([ms_lr.reshape(-1, ms_lr.shape[2]), np.ones((ms_lr.shape[0] * ms_lr.shape[1], 1))], axis=1)
-    return _lstsq(a, pan_lr.ravel())
+    a = np.concatenate([ms_lr, np.ones(ms_lr.shape[:2] + (1,))], axis=2)
+    return _lstsq(a, pan_lr)
 
 
 @register_method("gsa", tasks=_TASK, n_inputs=(2, 2), color="native", params={"ratio": _RATIO},
@@ -364,20 +375,20 @@ def gsa(images: Sequence[np.ndarray], *, ratio: int | None = None) -> np.ndarray
     pan, ms_lr, ms, r = prepare_inputs(images, ratio)
     _need_pow2(r, "GSA")
     levels = int(np.ceil(np.log2(r)))
-    pan_lr = decimate_nearest(starck_murtagh_lowpass(pan - pan.mean(), levels), r)
-    ms_lr0 = ms_lr - ms_lr.mean(axis=(0, 1))
+    pan0 = pan - gstats.mean(pan)
+    pan_lr = decimate_nearest(starck_murtagh_lowpass(pan0, levels), r)
+    ms_lr0 = ms_lr - gstats.mean(ms_lr, axis=(0, 1))
     alpha = _gsa_weights(ms_lr0, pan_lr)
-    ms0 = ms - ms.mean(axis=(0, 1))
+    ms0 = ms - gstats.mean(ms, axis=(0, 1))
     i = (ms0 * alpha[:-1]).sum(axis=2) + alpha[-1]
-    i0 = i - i.mean()
-    return _gs_inject(ms, i0, (pan - pan.mean()) - i0)
+    i0 = i - gstats.mean(i)
+    return _gs_inject(ms, i0, pan0 - i0)
 
 
 def _bdsd_gamma(ms_lp_d: np.ndarray, ms_orig: np.ndarray, pan_lp_d: np.ndarray) -> np.ndarray:
-    nb = ms_orig.shape[2]
-    hd = np.concatenate([ms_lp_d.reshape(-1, nb), pan_lp_d.reshape(-1, 1)], axis=1)
-    b = np.linalg.solve(hd.T @ hd, hd.T)
-    return b @ (ms_orig - ms_lp_d).reshape(-1, nb)      # (nb+1, nb)
+    """gamma = (H'H)^-1 H'(MS_orig - MS_LP_d) with H = [MS_LP_d, PAN_LP_d] (normal equations via gstats)."""
+    hd = np.concatenate([ms_lp_d, pan_lp_d[:, :, None]], axis=2)
+    return np.asarray(gstats.lstsq(hd, ms_orig - ms_lp_d)).reshape(hd.shape[2], -1)      # (nb+1, nb)
 
 
 @register_method("bdsd", tasks=_TASK, n_inputs=(2, 2), color="native",
@@ -419,6 +430,7 @@ def bdsd(images: Sequence[np.ndarray], *, ratio: int | None = None, sensor: str 
     full = np.concatenate([ms, pan[:, :, None]], axis=2)
     if block == 0:
         gamma = _bdsd_gamma(ms_lp_d, ms_orig, pan_lp_d)
+        gstats.checkpoint()
         return ms + (full.reshape(-1, nb + 1) @ gamma).reshape(h, w, nb)
     s = int(block)
     if s % 2 or s % r or h % s or w % s:
@@ -469,14 +481,19 @@ def bdsd_pc(images: Sequence[np.ndarray], *, ratio: int | None = None, sensor: s
     gt = imresize(ms, 1.0 / r)
     ms_lr = mtf_filter(gt, sensor, r)
     pan_lr = decimate_nearest(mtf_pan_filter(pan, sensor, r), r)
-    hmat = np.concatenate([pan_lr.reshape(-1, 1), ms_lr.reshape(-1, nb)], axis=1)
+    hmat = np.concatenate([pan_lr[:, :, None], ms_lr], axis=2)
+    # min ||H g - y||^2 = ||L' g - L^-1 H'y||^2 + const with H'H = L L': the same bounded problem on the
+    # (nb+1)x(nb+1) normal equations, which add up over tiles (gstats.gram)
+    hth, hty = gstats.gram(hmat, gt - ms_lr)
+    gstats.checkpoint()
+    chol = np.linalg.cholesky(hth)
     lb = np.r_[0.0, np.full(nb, -np.inf)]
     ub = np.r_[np.inf, np.zeros(nb)]
     full = np.concatenate([pan[:, :, None], ms], axis=2).reshape(-1, nb + 1)
     out = np.empty_like(ms)
     for b in range(nb):
-        y = (gt[:, :, b] - ms_lr[:, :, b]).ravel()
-        g = lsq_linear(hmat, y, bounds=(lb, ub), method="bvls", tol=1e-12).x
+        rhs = np.linalg.solve(chol, hty[:, b])
+        g = lsq_linear(chol.T, rhs, bounds=(lb, ub), method="bvls", tol=1e-12).x
         out[:, :, b] = ms[:, :, b] + (full @ g).reshape(h, w)
     return out
 
@@ -511,34 +528,38 @@ def pracs(images: Sequence[np.ndarray], *, ratio: int | None = None, beta: float
     """
     pan, _, ms, r = prepare_inputs(images, ratio)
     h, w, nb = ms.shape
-    sp_, mp_ = std2(pan), pan.mean()
+    sp_, mp_ = std2(pan), gstats.mean(pan)
+    ms_mean = gstats.mean(ms, axis=(0, 1))
     hm = np.empty_like(ms)
     for k in range(nb):
         b = ms[:, :, k]
         sb = std2(b)
-        v = (b - b.mean() + mp_ / sp_ * sb) * sp_ / sb
+        v = (b - ms_mean[k] + mp_ / sp_ * sb) * sp_ / sb
         hm[:, :, k] = np.maximum(v, 0)
     pan_l = imresize(imresize(pan, 1.0 / r), float(r))
-    bb = np.concatenate([np.ones((h * w, 1)), hm.reshape(-1, nb)], axis=1)
-    alpha = _lstsq(bb, pan_l.ravel())
-    i_l = (bb @ alpha).reshape(h, w)
+    bb = np.concatenate([np.ones((h, w, 1)), hm], axis=2)
+    alpha = _lstsq(bb, pan_l)
+    i_l = bb @ alpha
     i_h = np.empty_like(ms)
     cc = np.empty(nb)
     for k in range(nb):
         cc[k] = _corr2(i_l, hm[:, :, k])
         i_h[:, :, k] = cc[k] * pan + (1 - cc[k]) * hm[:, :, k]
     i_h_low = imresize(imresize(i_h, 1.0 / r), float(r))
-    alphas = _lstsq(bb, i_h_low.reshape(-1, nb))
-    i_lp = (bb @ alphas).reshape(h, w, nb)
-    delta = i_h - i_lp - (i_h.mean(axis=(0, 1)) - i_lp.mean(axis=(0, 1)))
-    mean_std = np.mean([std2(ms[:, :, k]) for k in range(nb)])
+    alphas = _lstsq(bb, i_h_low)
+    i_lp = bb @ alphas
+    delta = i_h - i_lp - (gstats.mean(i_h, axis=(0, 1)) - gstats.mean(i_lp, axis=(0, 1)))
+    stds = [std2(ms[:, :, k]) for k in range(nb)]
+    mean_std = np.mean(stds)
+    wks = [beta * _corr2(i_lp[:, :, k], ms[:, :, k]) * stds[k] / mean_std for k in range(nb)]
+    cls = [_corr2(i_l, ms[:, :, k]) for k in range(nb)]
+    gstats.checkpoint()
     out = np.empty_like(ms)
     for k in range(nb):
         b = ms[:, :, k]
-        wk = beta * _corr2(i_lp[:, :, k], b) * std2(b) / mean_std
         with np.errstate(divide="ignore", invalid="ignore"):
-            li = 1 - np.abs(1 - _corr2(i_l, b) * b / i_lp[:, :, k])
-        out[:, :, k] = b + wk * li * delta[:, :, k]
+            li = 1 - np.abs(1 - cls[k] * b / i_lp[:, :, k])
+        out[:, :, k] = b + wks[k] * li * delta[:, :, k]
     return out
 
 
@@ -802,9 +823,11 @@ def awlp(images: Sequence[np.ndarray], *, ratio: int | None = None) -> np.ndarra
 def _glp_equalised(pan: np.ndarray, ms: np.ndarray, r: int) -> np.ndarray:
     """PAN matched to each band with the std of its Gaussian low-pass (``MTF_GLP*.m``)."""
     std_lp = std2(lp_filter_gauss(pan, r))
+    pan0 = pan - gstats.mean(pan)
+    ms_mean = gstats.mean(ms, axis=(0, 1))
     out = np.empty_like(ms)
     for b in range(ms.shape[2]):
-        out[:, :, b] = (pan - pan.mean()) * (std2(ms[:, :, b]) / std_lp) + ms[:, :, b].mean()
+        out[:, :, b] = pan0 * (std2(ms[:, :, b]) / std_lp) + ms_mean[b]
     return out
 
 
@@ -835,6 +858,7 @@ def mtf_glp(images: Sequence[np.ndarray], *, ratio: int | None = None, sensor: s
     pan, _, ms, r = prepare_inputs(images, ratio)
     _need_pow2(r, "MTF-GLP")
     p = _glp_equalised(pan, ms, r)
+    gstats.checkpoint()
     return ms + p - _pan_lp_glp_bands(p, sensor, ms.shape[2], r)
 
 
@@ -866,6 +890,7 @@ def mtf_glp_hpm(images: Sequence[np.ndarray], *, ratio: int | None = None, senso
     pan, _, ms, r = prepare_inputs(images, ratio)
     _need_pow2(r, "MTF-GLP-HPM")
     p = _glp_equalised(pan, ms, r)
+    gstats.checkpoint()
     return ms * (p / (_pan_lp_glp_bands(p, sensor, ms.shape[2], r) + EPS))
 
 

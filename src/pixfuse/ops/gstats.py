@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "mean", "var", "std", "cov", "lstsq", "amin", "amax",
-    "Recorder", "NotTileable", "recording", "active",
+    "mean", "var", "std", "cov", "lstsq", "gram", "scatter", "amin", "amax", "percentile", "total", "gather",
+    "checkpoint", "Recorder", "NotTileable", "recording", "active",
 ]
 
 
@@ -71,14 +71,24 @@ class Recorder:
         PAN/MS resolution ratio (core coordinates are multiples of it).
     fitted
         Scene values per call index from the previous pass (None: collect only).
+    strict
+        Replay only: a statistic without a scene value raises :class:`NotTileable`
+        (the final pass of the driver, after the values have settled).
+    stop_at_checkpoint
+        Collect only: :func:`checkpoint` ends the method early (raises
+        :class:`CheckpointReached`, caught by the driver), skipping the work that
+        follows the last statistic.
     """
 
     def __init__(self, ext_shape: tuple[int, int], core: tuple[int, int, int, int], ratio: int,
-                 fitted: dict[int, Any] | None = None) -> None:
+                 fitted: dict[int, Any] | None = None, *, strict: bool = False,
+                 stop_at_checkpoint: bool = False) -> None:
         self.ext_shape = tuple(int(v) for v in ext_shape)
         self.core = core
         self.ratio = int(ratio)
         self.fitted = fitted or {}
+        self.strict = strict
+        self.stop_at_checkpoint = stop_at_checkpoint
         self.entries: list[_Entry] = []
 
     # --- mapping of array pixels to the core -------------------------------------------------
@@ -100,7 +110,31 @@ class Recorder:
         fit = self.fitted.get(idx)
         if fit is not None and fit[0] != kind:
             raise NotTileable(f"statistic #{idx} changed kind between passes ({fit[0]} -> {kind})")
+        if fit is None and self.strict:
+            raise NotTileable(f"statistic #{idx} ({kind}) has no scene value: a global statistic after "
+                              "gstats.checkpoint(), or a number of statistics that depends on the data")
         return None if fit is None else fit[1]
+
+    def next_fitted(self) -> bool:
+        """Whether the next statistic has a scene value (replay)."""
+        return len(self.entries) in self.fitted
+
+
+class CheckpointReached(Exception):
+    """Raised by :func:`checkpoint` in a statistics-only pass: the method's remaining work is not needed."""
+
+
+def checkpoint() -> None:
+    """Mark the point after which a method takes no more global statistics.
+
+    A no-op on a whole image and in the passes that produce output; in a
+    statistics-only pass of :mod:`pixfuse.tiling` it ends the method there
+    (so that pass costs only the work up to the last statistic).  A statistic
+    taken after the checkpoint makes the final pass raise :class:`NotTileable`.
+    """
+    rec = _current.get()
+    if rec is not None and rec.stop_at_checkpoint:
+        raise CheckpointReached()
 
 
 _current: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("pixfuse_gstats", default=None)
@@ -145,6 +179,9 @@ def merge(kind: str, accs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
         f = np.minimum if kind == "min" else np.maximum
         vals = [a["v"] for a in accs if a["n"] > 0]
         return {"n": np.array(sum(a["n"] for a in accs)), "v": f.reduce(vals) if vals else accs[0]["v"]}
+    if kind == "cat":
+        return {k: (np.array(sum(a[k] for a in accs)) if k == "n" else np.concatenate([a[k] for a in accs], axis=0))
+                for k in accs[0]}
     out = {k: np.zeros_like(v) for k, v in accs[0].items()}
     for a in accs:
         for k in out:
@@ -166,6 +203,13 @@ def finalize(kind: str, acc: dict[str, np.ndarray], meta: dict[str, Any] | None 
         return (acc["sxy"] - acc["sx"] * acc["sy"] / n) / (n - ddof)
     if kind == "lstsq":
         return np.linalg.lstsq(acc["ata"], acc["aty"], rcond=None)[0]
+    if kind == "gram":
+        return acc["ata"], acc["aty"]
+    if kind == "scatter":
+        m = acc["s"] / n
+        return m, (acc["sxx"] - n * np.outer(m, m)) / (n - 1)
+    if kind in ("sum", "cat"):
+        return {k: v for k, v in acc.items()}
     if kind in ("min", "max"):
         return acc["v"]
     raise ValueError(kind)
@@ -239,28 +283,148 @@ def cov(x: np.ndarray, y: np.ndarray, ddof: int = 1) -> float:
     return float(_stat("cov", acc, local, None))
 
 
+def _normal_equations(aa: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    A = np.asarray(aa, dtype=np.float64)
+    A = A.reshape(-1, A.shape[-1])
+    Y = np.asarray(yy, dtype=np.float64)
+    Y = Y.reshape(A.shape[0], -1) if Y.ndim == 3 else Y.reshape(-1)
+    return A.T @ A, A.T @ Y, float(A.shape[0])
+
+
 def lstsq(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Least-squares coefficients ``c`` minimising ``||A c - y||`` over all pixels.
 
     ``a`` is ``HxWxK`` (K regressors per pixel, e.g. MS bands and a constant),
-    ``y`` is ``HxW``.  Solved through the normal equations, which add up over
-    tiles; the whole-image path solves the same normal equations so both
+    ``y`` is ``HxW`` (returns K coefficients) or ``HxWxM`` (returns ``K x M``,
+    one column per target).  Solved through the normal equations, which add up
+    over tiles; the whole-image path solves the same normal equations so both
     agree to rounding.
     """
-    def norm_eq(aa: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        A = np.asarray(aa, dtype=np.float64).reshape(-1, aa.shape[-1])
-        b = np.asarray(yy, dtype=np.float64).reshape(-1)
-        return A.T @ A, A.T @ b, float(b.size)
-
     def acc(rec: Recorder) -> dict[str, np.ndarray]:
-        ata, aty, n = norm_eq(rec.core_of(a), rec.core_of(y))
+        ata, aty, n = _normal_equations(rec.core_of(a), rec.core_of(y))
         return {"n": np.array(n), "ata": ata, "aty": aty}
 
     def local() -> np.ndarray:
-        ata, aty, _ = norm_eq(a, y)
+        ata, aty, _ = _normal_equations(a, y)
         return np.linalg.lstsq(ata, aty, rcond=None)[0]
 
     return np.asarray(_stat("lstsq", acc, local, 0))
+
+
+def gram(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normal equations ``(A'A, A'y)`` summed over all pixels (``a``: HxWxK, ``y``: HxW or HxWxM).
+
+    For solvers other than plain least squares (e.g. bound-constrained), which
+    can work on the ``K x K`` system instead of the pixels.
+    """
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        ata, aty, n = _normal_equations(rec.core_of(a), rec.core_of(y))
+        return {"n": np.array(n), "ata": ata, "aty": aty}
+
+    def local() -> tuple[np.ndarray, np.ndarray]:
+        ata, aty, _ = _normal_equations(a, y)
+        return ata, aty
+
+    ata, aty = _stat("gram", acc, local, 0)
+    return np.asarray(ata), np.asarray(aty)
+
+
+def scatter(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Band means and ``B x B`` sample covariance (``ddof=1``) of an ``HxWxB`` array over all pixels."""
+    def sums(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        f = _flat(v, (0, 1))
+        return f.sum(axis=0), f.T @ f, float(f.shape[0])
+
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        s1, sxx, n = sums(rec.core_of(x))
+        return {"n": np.array(n), "s": s1, "sxx": sxx}
+
+    def local() -> tuple[np.ndarray, np.ndarray]:
+        s1, sxx, n = sums(x)
+        return finalize("scatter", {"n": np.array(n), "s": s1, "sxx": sxx})
+
+    m, c = _stat("scatter", acc, local, 0)
+    return np.asarray(m), np.asarray(c)
+
+
+def total(name: str, local_fn: Any, core_fn: Any) -> Any:
+    """A user-defined additive statistic: ``core_fn(rec)`` returns a dict of arrays summed over tiles.
+
+    On a whole image ``local_fn()`` returns the same dict.  Returns the (merged)
+    dict.  Used for histograms and per-cluster sums.
+    """
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v, dtype=np.float64) for k, v in core_fn(rec).items()}
+
+    return _stat("sum", acc, local_fn, 0)
+
+
+def gather(local_fn: Any, core_fn: Any) -> Any:
+    """A user-defined statistic whose tile parts are *concatenated* (in tile order) along axis 0."""
+    return _stat("cat", core_fn, local_fn, 0)
+
+
+def percentile(x: np.ndarray, q: float, axis: Any = (0, 1), nbins: int = 4096) -> Any:
+    """Exact percentile ``q`` (0-100) with MATLAB ``prctile``'s definition (numpy ``method="hazen"``).
+
+    On a whole image: :func:`numpy.percentile`.  Under tiling, three chained
+    statistics give the same order statistics: the range (min/max), a histogram
+    of ``nbins`` bins per band, and the values of the bins holding the two
+    order statistics that the interpolation needs (gathered, then sorted).
+    """
+    rec = _current.get()
+    f_all = _flat(x, axis)
+    if rec is None:
+        return _shape_result(np.percentile(f_all, q, axis=0, method="hazen"), axis)
+    lo = np.atleast_1d(amin(x, axis=axis)).astype(np.float64)
+    hi = np.atleast_1d(amax(x, axis=axis)).astype(np.float64)
+    nb = f_all.shape[1]
+    width = np.where(hi > lo, hi - lo, 1.0)
+
+    def bins_of(f: np.ndarray) -> np.ndarray:
+        k = np.floor((f - lo) / width * nbins)
+        return np.clip(k, 0, nbins - 1).astype(np.int64)
+
+    def hist_core(r: Recorder) -> dict[str, np.ndarray]:
+        b = bins_of(_flat(r.core_of(x), axis))
+        return {"h": np.stack([np.bincount(b[:, j], minlength=nbins) for j in range(nb)]).astype(np.float64)}
+
+    def local_value() -> Any:
+        return _shape_result(np.percentile(f_all, q, axis=0, method="hazen"), axis)
+
+    hist_fitted = rec.next_fitted()
+    h = total("hist", lambda: hist_core(rec), hist_core)["h"]
+    n = h.sum(axis=1)
+    v = np.clip(n * q / 100.0 - 0.5, 0, n - 1)
+    k0 = np.floor(v)
+    k1 = np.minimum(k0 + 1, n - 1)
+    cum = np.cumsum(h, axis=1)
+    b0 = np.array([np.searchsorted(cum[j], k0[j], side="right") for j in range(nb)])
+    b1 = np.array([np.searchsorted(cum[j], k1[j], side="right") for j in range(nb)])
+
+    def cat_core(r: Recorder) -> dict[str, np.ndarray]:
+        f = _flat(r.core_of(x), axis)
+        b = bins_of(f)
+        vals, band = [], []
+        for j in range(nb):
+            sel = f[(b[:, j] >= b0[j]) & (b[:, j] <= b1[j]), j]
+            vals.append(sel)
+            band.append(np.full(sel.size, j, dtype=np.float64))
+        return {"n": np.array(float(f.shape[0])), "v": np.concatenate(vals), "b": np.concatenate(band)}
+
+    cat_fitted = rec.next_fitted()
+    got = gather(lambda: None, cat_core)
+    if not (hist_fitted and cat_fitted) or got is None:
+        return local_value()
+    out = np.empty(nb)
+    for j in range(nb):
+        vals = np.sort(got["v"][got["b"] == j])
+        below = cum[j, b0[j] - 1] if b0[j] > 0 else 0.0
+        i0, i1 = int(k0[j] - below), int(k1[j] - below)
+        if not (0 <= i0 < vals.size and 0 <= i1 < vals.size):  # inconsistent pass (statistics not settled)
+            return local_value()
+        out[j] = vals[i0] + (v[j] - k0[j]) * (vals[i1] - vals[i0])
+    return _shape_result(out, axis)
 
 
 def amin(x: np.ndarray, axis: Any = None) -> Any:

@@ -46,6 +46,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import InputError, ParameterError
+from .seams import segmentwise
 
 __all__ = [
     "SENSORS",
@@ -173,6 +174,7 @@ def gen_mtf(ratio: int, sensor: str, nbands: int, gains: Sequence[float] | None 
     return np.stack([gaussian_mtf_kernel(x, ratio) for x in g], axis=2)
 
 
+@segmentwise
 def imfilter_replicate(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """MATLAB ``imfilter(img, kernel, 'replicate')`` (correlation, same size) via FFT, float64."""
     a = np.asarray(img, dtype=np.float64)
@@ -186,6 +188,7 @@ def imfilter_replicate(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return fftconvolve(pad, kernel[::-1, ::-1], mode="valid")
 
 
+@segmentwise
 def imfilter_replicate_bands(cube: np.ndarray, kernels: np.ndarray) -> np.ndarray:
     """Per-band ``imfilter(cube(:,:,b), kernels(:,:,b), 'replicate')`` with one batched FFT."""
     from scipy import fft as sfft

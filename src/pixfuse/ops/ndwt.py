@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .seams import segmentwise
+
 __all__ = ["starck_murtagh_lowpass", "B3_KERNEL"]
 
 #: Normalised B3-spline kernel (sum 1).
@@ -49,6 +51,7 @@ def _rec(a: np.ndarray, axis: int) -> np.ndarray:
     return f[tuple(sl)]
 
 
+@segmentwise
 def starck_murtagh_lowpass(img: np.ndarray, levels: int) -> np.ndarray:
     """Approximation image of ``indwt2(ndwt2(img, levels, SM filters))`` with all details zeroed.
 

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError, ParameterError
+from .seams import segmentwise
 
 __all__ = [
     "interp23tap",
@@ -145,6 +146,7 @@ def upsample7tap(img: np.ndarray, ratio: int) -> np.ndarray:
     return _zero_insert_filter(img, _CDF7, ratio)
 
 
+@segmentwise
 def decimate9tap(img: np.ndarray, ratio: int) -> np.ndarray:
     """Filter and decimate with the 9-tap filter of ``deg9tap.m`` (replicate borders; Indusion).
 
@@ -212,6 +214,7 @@ def _resize_axis(a: np.ndarray, axis: int, out_len: int, scale: float, method: s
     return np.moveaxis(out, 0, axis)
 
 
+@segmentwise
 def imresize(img: np.ndarray, scale: float | None = None, *, output_shape: tuple[int, int] | None = None,
              method: str = "bicubic", antialias: bool | None = None) -> np.ndarray:
     """MATLAB-compatible ``imresize`` (Image Processing Toolbox semantics).
