@@ -83,7 +83,8 @@ METHOD_HALO: dict[str, int] = {}
 #: everywhere, scene border included, to float rounding (max |diff| < 2e-7 of the data range on a GeoEye-1 crop;
 #: float32 output).  Not here: c-gsa (its k-means clustering runs on all pixels of the image at once).
 TILE_EXACT: set[str] = {"atwt", "awlp", "bdsd", "bdsd-pc", "brovey-gdal", "bt", "bt-h", "gihs", "gs", "gsa", "hpf",
-                        "indusion", "mtf-glp", "mtf-glp-cbd", "mtf-glp-fs", "mtf-glp-hpm", "pca-ps", "pracs", "sfim"}
+                        "indusion", "mtf-glp", "mtf-glp-cbd", "mtf-glp-fs", "mtf-glp-hpm", "mtf-glp-hpm-r",
+                        "pca-ps", "pracs", "sfim"}
 
 Method = str | Callable[..., np.ndarray]
 
