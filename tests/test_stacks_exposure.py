@@ -120,11 +120,13 @@ def test_mertens_opencv_preset_equals_cv2(venice_half: list[np.ndarray]) -> None
     seq = _seq("House", 0.5)
     u8 = [np.round(im * 255).astype(np.uint8) for im in seq]
     ref = cv2.createMergeMertens().process(u8)
-    ours = pixfuse.methods.exposure.mertens([u.astype(np.float32) / 255 for u in u8], preset="opencv")
+    from pixfuse.methods.exposure import mertens
+
+    ours = mertens([u.astype(np.float32) / 255 for u in u8], preset="opencv")
     assert np.abs(ours - ref).max() < 1e-5
     # explicit weights equal to the preset's give the same result
     ref2 = cv2.createMergeMertens(1.0, 0.5, 1.0).process(u8)
-    ours2 = pixfuse.methods.exposure.mertens([u.astype(np.float32) / 255 for u in u8], preset="opencv",
+    ours2 = mertens([u.astype(np.float32) / 255 for u in u8], preset="opencv",
                                              saturation_weight=0.5, exposure_weight=1.0)
     assert np.abs(ours2 - ref2).max() < 1e-5
 

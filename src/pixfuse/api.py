@@ -57,10 +57,10 @@ def as_float_image(img: Any, index: int = 0, *, check_range: bool = True) -> np.
     if a.dtype.kind in "iu":
         raise InputError(f"{name}: integer dtype {a.dtype} is ambiguous; pass uint8, uint16 or float in [0, 1]")
     f = a.astype(np.float32)
-    if not np.isfinite(f).all():
+    lo, hi = float(f.min()), float(f.max())     # NaN propagates into min/max: one check for both
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise InputError(f"{name}: contains NaN or infinite values")
     if check_range:
-        lo, hi = float(f.min()), float(f.max())
         if lo < -1e-6 or hi > 1 + 1e-6:
             raise InputError(
                 f"{name}: float values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}] (scale your data first)"

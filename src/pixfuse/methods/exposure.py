@@ -127,7 +127,11 @@ def _mertens_weight(img: np.ndarray, wc: float, ws: float, we: float, sigma: flo
         w = e if w is None else w * e
     if w is None:
         w = np.ones(img.shape[:2], np.float32)
-    return (w + np.float32(1e-12)).astype(np.float32, copy=False)
+    return cv2.add(w, 1e-12, dst=w)      # w is always a fresh float32 map here
+
+
+#: ``u * float32(1/255)`` for u = 0..255: OpenCV's ``convertTo(CV_32F, 1/255)`` as a table.
+_CV_U8_TO_F32 = (np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0)).reshape(1, 256)
 
 
 def _as_cv_8bit_scaled(img: np.ndarray) -> np.ndarray:
@@ -135,15 +139,33 @@ def _as_cv_8bit_scaled(img: np.ndarray) -> np.ndarray:
 
     ``x / 255`` and ``x * (1/255)`` differ in the last bit for some values; in
     flat grey regions Mertens' weights are ~1e-12 and such bits decide the
-    result, so bit-equality with OpenCV needs OpenCV's scaling.
+    result, so bit-equality with OpenCV needs OpenCV's scaling.  Two passes:
+    ``convertScaleAbs`` back to 8 bits, then a 256-entry float table.
     """
     probe = img[::7, ::7]
     pu = np.rint(probe * np.float32(255.0))
     if np.abs(pu / np.float32(255.0) - probe).max() > 1e-6:
         return img
-    u = cv2.convertScaleAbs(img, alpha=255.0).astype(np.float32)
-    u *= np.float32(1.0 / 255.0)
-    return u
+    return cv2.LUT(cv2.convertScaleAbs(img, alpha=255.0), _CV_U8_TO_F32)
+
+
+class _cv_single_thread:
+    """Run OpenCV single-threaded inside the block (restored after).
+
+    The stack is processed in two fixed chunks of frames on our own pool (as
+    ``cv2.MergeMertens`` parallelises over images); without this every one of
+    the ~70 small OpenCV calls per frame would also fork-join OpenCV's pool,
+    whose barriers cost more than the arithmetic on a busy 2-core host.
+    """
+
+    def __enter__(self) -> None:
+        self.n = cv2.getNumThreads()
+        if self.n != 1:
+            cv2.setNumThreads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.n != 1:
+            cv2.setNumThreads(self.n)
 
 
 def _blend_chunk(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], idx: list[int],
@@ -176,7 +198,8 @@ def pyramid_blend(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], m
     processed in two fixed chunks on a thread pool.
     """
     lev = cv_levels(images[0].shape) if maxlevel is None else maxlevel
-    parts = list(_pool().map(lambda ix: _blend_chunk(images, weights, ix, lev), _chunks(len(images))))
+    with _cv_single_thread():
+        parts = list(_pool().map(lambda ix: _blend_chunk(images, weights, ix, lev), _chunks(len(images))))
     pyr = parts[0]
     for other in parts[1:]:
         for k in range(lev + 1):
@@ -262,7 +285,8 @@ def mertens(images: Sequence[np.ndarray], *, preset: str = "paper", contrast_wei
                 imgs[i] = _as_cv_8bit_scaled(imgs[i])
             raw[i] = _mertens_weight(imgs[i], wc, ws, we, sigma, enf)
 
-    list(_pool().map(work, _chunks(len(imgs))))
+    with _cv_single_thread():
+        list(_pool().map(work, _chunks(len(imgs))))
     total = raw[0].copy()
     for w in raw[1:]:
         cv2.add(total, w, dst=total)
