@@ -38,7 +38,7 @@ import dataclasses
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft as sfft
+from scipy import fft as sfft
 
 _MARGIN = 32
 _WORKERS = -1

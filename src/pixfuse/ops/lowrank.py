@@ -13,7 +13,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import scipy.linalg
+from scipy import linalg
 
 from .threads import blas_threads
 
@@ -40,7 +40,7 @@ def svt(a: np.ndarray, tau: float) -> np.ndarray:
     gram = b @ b.T
     if float(np.abs(gram).sum(axis=1).max()) <= tau * tau:
         return np.zeros_like(a)
-    w, u = scipy.linalg.eigh(gram, check_finite=False, driver="evd", overwrite_a=True)
+    w, u = linalg.eigh(gram, check_finite=False, driver="evd", overwrite_a=True)
     s = np.sqrt(np.maximum(w, 0.0))
     keep = s > tau
     if not keep.any():
@@ -109,7 +109,7 @@ def _latent_lrr(
     # and the rotated constraint V (W - J) is only formed when the other two residuals are
     # already below ``tol`` (otherwise it cannot decide the stopping test): 5 products.
     d, n = x.shape
-    u, sv, vt = scipy.linalg.svd(x, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+    u, sv, vt = linalg.svd(x, full_matrices=False, lapack_driver="gesdd", check_finite=False)
     v = vt.T  # n x r
     b = u * sv  # d x r, = X V
     bt = np.ascontiguousarray(b.T)

@@ -10,7 +10,7 @@ Alternating Direction Method of Multipliers", Found. Trends Mach. Learn. 3(1), 2
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as sfft
+from scipy import fft as sfft
 
 
 def grad(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
