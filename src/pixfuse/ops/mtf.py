@@ -183,26 +183,26 @@ def imfilter_replicate(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     top, left = (kh - 1) // 2, (kw - 1) // 2
     bottom, right = kh - 1 - top, kw - 1 - left
     pad = np.pad(a, ((top, bottom), (left, right)), mode="edge")
-    from scipy.signal import fftconvolve  # lazy: scipy.signal costs ~1 s of import time
+    from scipy.signal import oaconvolve  # lazy: scipy.signal costs ~1 s of import time
 
-    return fftconvolve(pad, kernel[::-1, ::-1], mode="valid")
+    # overlap-add FFT convolution: for a 41x41 kernel on large images ~3x faster than one whole-image FFT
+    # and with a fraction of its memory (the same values to ~1e-15)
+    return oaconvolve(pad, kernel[::-1, ::-1], mode="valid")
 
 
 @segmentwise
 def imfilter_replicate_bands(cube: np.ndarray, kernels: np.ndarray) -> np.ndarray:
-    """Per-band ``imfilter(cube(:,:,b), kernels(:,:,b), 'replicate')`` with one batched FFT."""
-    from scipy import fft as sfft
+    """Per-band ``imfilter(cube(:,:,b), kernels(:,:,b), 'replicate')`` (overlap-add FFT, band by band)."""
+    from scipy.signal import oaconvolve
 
     a = np.asarray(cube, dtype=np.float64)
     kh, kw, nb = kernels.shape
     top, left = (kh - 1) // 2, (kw - 1) // 2
-    pad = np.pad(a, ((top, kh - 1 - top), (left, kw - 1 - left), (0, 0)), mode="edge")
-    ph, pw = pad.shape[:2]
-    shape = (sfft.next_fast_len(ph, real=True), sfft.next_fast_len(pw, real=True))
-    fa = sfft.rfft2(pad, s=shape, axes=(0, 1), workers=-1)
-    fk = sfft.rfft2(kernels[::-1, ::-1, :], s=shape, axes=(0, 1), workers=-1)
-    full = sfft.irfft2(fa * fk, s=shape, axes=(0, 1), workers=-1)
-    return full[kh - 1:ph, kw - 1:pw, :]
+    out = np.empty(a.shape, dtype=np.float64)
+    for b in range(nb):
+        pad = np.pad(a[:, :, b], ((top, kh - 1 - top), (left, kw - 1 - left)), mode="edge")
+        out[:, :, b] = oaconvolve(pad, kernels[::-1, ::-1, b], mode="valid")
+    return out
 
 
 def _check_img(img: np.ndarray) -> np.ndarray:
