@@ -329,18 +329,23 @@ def petrovic_kumar(f: np.ndarray, i1: np.ndarray, i2: np.ndarray) -> dict[str, f
             r = np.where(g > gF, gF / g, g / gF)
         return np.where((g == 0) | (gF == 0), 0.0, r)
 
-    def angle(gv: np.ndarray, gh: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.arctan(gv / gh)  # +-pi/2 where gh = 0
-        return np.where((gv == 0) & (gh == 0), 0.0, a)
+    def angle(x: np.ndarray, gv: np.ndarray, gh: np.ndarray) -> np.ndarray:
+        def f() -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a = np.arctan(gv / gh)  # +-pi/2 where gh = 0
+            return np.where((gv == 0) & (gh == 0), 0.0, a)
 
-    aA, aB, aF = angle(gvA, ghA), angle(gvB, ghB), angle(gvF, ghF)
+        return C.memo(("kumar_angle",), f, x)  # per image: shared with the published-call variant
+
+    def weight(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        return C.memo(("kumar_weight",), lambda: np.where(g >= Td, g ** Lg, wt_min), x)
+
+    aA, aB, aF = angle(i1, gvA, ghA), angle(i2, gvB, ghB), angle(f, gvF, ghF)
     aAF = np.abs(np.abs(aA - aF) - np.pi / 2) * 2 / np.pi
     aBF = np.abs(np.abs(aB - aF) - np.pi / 2) * 2 / np.pi
     QAF = np.sqrt(Nrg / (1 + np.exp(-kg * (ratio(gA) - sg))) * (Nra / (1 + np.exp(-ka * (aAF - sa)))))
     QBF = np.sqrt(Nrg / (1 + np.exp(-kg * (ratio(gB) - sg))) * (Nra / (1 + np.exp(-ka * (aBF - sa)))))
-    wA = np.where(gA >= Td, gA ** Lg, wt_min)
-    wB = np.where(gB >= Td, gB ** Lg, wt_min)
+    wA, wB = weight(i1, gA), weight(i2, gB)
     ws = (wA + wB).sum()
     qabf_ = (QAF * wA).sum() / ws + (QBF * wB).sum() / ws
     rr = (gF <= gA) | (gF <= gB)
