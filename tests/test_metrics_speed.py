@@ -276,3 +276,18 @@ def test_explicit_lists_and_tasks_are_unchanged():
     c = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
     want = {s.name for s in pixfuse.registry.metric_specs("pansharpening") if s.needs == "reference"}
     assert set(pixfuse.evaluate(c, reference=c, task="pansharpening")) == want
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 10, 4097, 307200])
+def test_radix_median_pair_equals_numpy_median(n):
+    from pixfuse.metrics.perceptual import _median_pair
+
+    rng = np.random.default_rng(n)
+    cases = [rng.rayleigh(3.0, n), np.zeros(n), rng.integers(0, 4, n).astype(float),
+             np.concatenate([np.full(n // 2, 1e-30), rng.random(n - n // 2) * 1e6])]
+    for a in cases:
+        a = a.astype(np.float32)
+        lo, hi = _median_pair(a)
+        s = np.sort(a)
+        assert (lo, hi) == (float(s[(n - 1) // 2]), float(s[n // 2]))
+        assert (lo + hi) / 2 == pytest.approx(float(np.median(a.astype(np.float64))), rel=1e-7)
