@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python benchmarks/bench_ivif.py [--methods a,b] [--medical-per-set 4] [--repeats 3]
                                                    [--max-side 640] [--cache /tmp/bench_ivif.json]
+                                                   [--extra-metrics psnr]
 
 * Timing: median of ``--repeats`` runs of ``pixfuse.fuse`` on the 640x480 MSRS pair 00537D (grey IR +
   colour VIS, i.e. including the colour policy), in seconds; methods slower than 20 s are timed once.
@@ -76,10 +77,10 @@ def grey(x: np.ndarray) -> np.ndarray:
     return rgb_to_gray(x, MATLAB_RGB2GRAY) if x.ndim == 3 else x
 
 
-def score(fused: np.ndarray, srcs: list[np.ndarray]) -> dict[str, float]:
+def score(fused: np.ndarray, srcs: list[np.ndarray], extra: tuple[str, ...] = ()) -> dict[str, float]:
     g = [grey(s) for s in srcs]
     f = grey(fused)
-    return {m: float(get_metric(m).func(f, g)) for m in METRICS}
+    return {m: float(get_metric(m).func(f, g)) for m in (*METRICS, *extra)}
 
 
 def mean_ranks(table: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -110,6 +111,9 @@ def main() -> None:
     ap.add_argument("--tasks", default="ivif,medical", help="which tables to compute: ivif, medical or both")
     ap.add_argument("--no-time", action="store_true")
     ap.add_argument("--cached-only", action="store_true", help="print the tables from --cache without computing")
+    ap.add_argument("--extra-metrics", default="",
+                    help="comma-separated metrics computed and cached in addition (not ranked), e.g. psnr for "
+                         "benchmarks/compare_vifb.py; cached pairs lacking them are fused again")
     a = ap.parse_args()
 
     specs = {s.name: s for s in method_specs() if ("ivif" in s.tasks or "medical" in s.tasks)}
@@ -150,6 +154,7 @@ def main() -> None:
     # ---- quality (fast methods first, so an interrupted run has the most rows)
     methods = sorted(methods, key=lambda m: times.get(m, 0.0))
     wanted = {t.strip() for t in a.tasks.split(",")}
+    extra = tuple(m.strip() for m in a.extra_metrics.split(",") if m.strip())
     sets = {"ivif": ivif_pairs(), "medical": medical_pairs(a.medical_per_set)}
     sets = {t: p for t, p in sets.items() if t in wanted}
     results: dict[str, dict[str, dict[str, float]]] = {"ivif": {}, "medical": {}}
@@ -163,13 +168,14 @@ def main() -> None:
                 key = f"{task}|{m}|{pid}"
                 if key not in cache and a.cached_only:
                     continue
-                if key not in cache:
+                stale = key in cache and "error" not in cache[key] and any(x not in cache[key] for x in extra)
+                if (key not in cache or stale) and not a.cached_only:
                     if pid not in loaded:
                         loaded[pid] = load_pair(pa, pb, a.max_side)
                     srcs = loaded[pid]
                     try:
                         fused = pixfuse.fuse(srcs, m)
-                        cache[key] = score(fused, srcs)
+                        cache[key] = score(fused, srcs, extra)
                     except Exception as e:  # report, keep going
                         print(f"# {m} failed on {pid}: {e}", file=sys.stderr)
                         cache[key] = {"error": str(e)}
