@@ -235,3 +235,22 @@ def test_mdlatlrr_chunks_and_threads_do_not_change_the_output(monkeypatch, chunk
     monkeypatch.setattr(opt, "MDLATLRR_CHUNK", chunk)
     monkeypatch.setattr(opt, "MDLATLRR_THREADS", threads)
     assert np.array_equal(pixfuse.fuse([ir, vi], "mdlatlrr"), ref)
+
+
+def test_latlrr_threads_do_not_change_the_output(monkeypatch):
+    import pixfuse
+    import pixfuse.methods.optimization as opt
+    import pixfuse.ops.lowrank as lowrank
+    from pixfuse.io import read_image
+
+    from conftest import data_path
+
+    ir, _ = read_image(data_path("ivif", "msrs", "ir", "00537D.png"))
+    vi, _ = read_image(data_path("ivif", "msrs", "vi", "00537D.png"))
+    ir, vi = ir[200:236, 300:340], vi[200:236, 300:340]
+    monkeypatch.setattr(opt, "LRR_THREADS", 2)
+    monkeypatch.setattr(lowrank, "LRR_THREADS", 2)
+    threaded = pixfuse.fuse([ir, vi], "latlrr")
+    monkeypatch.setattr(opt, "LRR_THREADS", 1)
+    monkeypatch.setattr(lowrank, "LRR_THREADS", 1)
+    assert np.array_equal(pixfuse.fuse([ir, vi], "latlrr"), threaded)
