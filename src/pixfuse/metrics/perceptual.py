@@ -21,28 +21,42 @@ from .statistics import ALL_TASKS, TANG, VIFB
 # ------------------------------------------------------------------ VIF(F)
 
 
+def _vif_gv(n: int):
+    g1 = C.gauss1d(n, n / 5.0)
+
+    def gv(x: np.ndarray) -> np.ndarray:
+        return C.sepfilt(x, g1, g1, "zero", shape="valid")
+
+    return gv
+
+
+def _vif_side(x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per scale (image at that scale, its local mean, its local variance) -- the quantities
+    of ``vifp_mscale`` that depend on one image only; memoised, so the fused image's are
+    computed once for all sources (VIF and VIFF)."""
+
+    def f() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        out = []
+        for scale in range(1, 5):
+            gv = _vif_gv(2 ** (4 - scale + 1) + 1)
+            y = x if scale == 1 else gv(out[-1][0])[::2, ::2]
+            mu = gv(y)
+            out.append((y, mu, gv(y * y) - mu * mu))
+        return out
+
+    return C.memo(("vif_side",), f, x)
+
+
 def _vif_scales(ref: np.ndarray, dist: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per scale (g, sv_sq, sigma1_sq) of LIVE's pixel-domain multi-scale VIF (``vifp_mscale.m``)."""
 
     def f() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         out = []
-        r, d = ref, dist
-        for scale in range(1, 5):
-            n = 2 ** (4 - scale + 1) + 1
-            g1 = C.gauss1d(n, n / 5.0)
-
-            def gv(x: np.ndarray) -> np.ndarray:
-                return C.sepfilt(x, g1, g1, "zero", shape="valid")
-
-            if scale > 1:
-                r = gv(r)[::2, ::2]
-                d = gv(d)[::2, ::2]
-            mu1, mu2 = gv(r), gv(d)
-            s1 = gv(r * r) - mu1 * mu1
-            s2 = gv(d * d) - mu2 * mu2
+        for scale, ((r, mu1, s1), (d, mu2, s2)) in enumerate(zip(_vif_side(ref), _vif_side(dist)), 1):
+            gv = _vif_gv(2 ** (4 - scale + 1) + 1)
             s12 = gv(r * d) - mu1 * mu2
-            s1[s1 < 0] = 0
-            s2[s2 < 0] = 0
+            s1 = np.maximum(s1, 0)  # copies: the one-image statistics are shared
+            s2 = np.maximum(s2, 0)
             g = s12 / (s1 + 1e-10)
             sv = s2 - g * s12
             m = s1 < 1e-10
