@@ -149,25 +149,6 @@ def _as_cv_8bit_scaled(img: np.ndarray) -> np.ndarray:
     return cv2.LUT(cv2.convertScaleAbs(img, alpha=255.0), _CV_U8_TO_F32)
 
 
-class _cv_single_thread:
-    """Run OpenCV single-threaded inside the block (restored after).
-
-    The stack is processed in two fixed chunks of frames on our own pool (as
-    ``cv2.MergeMertens`` parallelises over images); without this every one of
-    the ~70 small OpenCV calls per frame would also fork-join OpenCV's pool,
-    whose barriers cost more than the arithmetic on a busy 2-core host.
-    """
-
-    def __enter__(self) -> None:
-        self.n = cv2.getNumThreads()
-        if self.n != 1:
-            cv2.setNumThreads(1)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.n != 1:
-            cv2.setNumThreads(self.n)
-
-
 def _blend_chunk(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], idx: list[int],
                  maxlevel: int) -> list[np.ndarray]:
     acc: list[np.ndarray | None] = [None] * (maxlevel + 1)
@@ -198,8 +179,7 @@ def pyramid_blend(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], m
     processed in two fixed chunks on a thread pool.
     """
     lev = cv_levels(images[0].shape) if maxlevel is None else maxlevel
-    with _cv_single_thread():
-        parts = list(_pool().map(lambda ix: _blend_chunk(images, weights, ix, lev), _chunks(len(images))))
+    parts = list(_pool().map(lambda ix: _blend_chunk(images, weights, ix, lev), _chunks(len(images))))
     pyr = parts[0]
     for other in parts[1:]:
         for k in range(lev + 1):
@@ -285,8 +265,7 @@ def mertens(images: Sequence[np.ndarray], *, preset: str = "paper", contrast_wei
                 imgs[i] = _as_cv_8bit_scaled(imgs[i])
             raw[i] = _mertens_weight(imgs[i], wc, ws, we, sigma, enf)
 
-    with _cv_single_thread():
-        list(_pool().map(work, _chunks(len(imgs))))
+    list(_pool().map(work, _chunks(len(imgs))))
     total = raw[0].copy()
     for w in raw[1:]:
         cv2.add(total, w, dst=total)
