@@ -27,7 +27,6 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from ..ops.dsift import dense_sift
 from ..ops.filters import guided_filter
@@ -66,8 +65,13 @@ def remove_small_regions(labels: np.ndarray, min_area: int) -> np.ndarray:
         keep |= np.isin(comp, big) & (mask > 0)
     if keep.all() or not keep.any():
         return labels
-    _, (iy, ix) = ndimage.distance_transform_edt(~keep, return_indices=True)
-    return labels[iy, ix]
+    # label of the nearest kept pixel: cv2's Euclidean distance transform (5x5 mask) with per-pixel
+    # Voronoi labels; the zero (kept) pixels carry their own label, which maps back to a position
+    _, vor = cv2.distanceTransformWithLabels((~keep).astype(np.uint8), cv2.DIST_L2, 5,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    where = np.zeros(int(vor.max()) + 1, np.int64)
+    where[vor[keep]] = np.flatnonzero(keep)
+    return labels.ravel()[where[vor]].reshape(labels.shape)
 
 
 def decision_fusion(images: Sequence[np.ndarray], fm: np.ndarray, *, consistency: int = 0,
