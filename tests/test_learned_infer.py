@@ -23,7 +23,7 @@ SHIPPED = ["pixnet_ivif.npz", "pixnet_medical.npz", "pixnet-tiny_ivif.npz", "pix
 PINNED = {
     "pixnet": (0.602609, 0.242975, 0.943199, 0.308582),
     "pixnet-tiny": (0.591927, 0.248118, 0.964099, 0.266528),
-    "pixlut": (0.590129, 0.219416, 0.956574, 0.283928),
+    "pixlut": (0.590096, 0.219533, 0.956913, 0.283549),
 }
 
 
@@ -220,3 +220,56 @@ def test_lut_reproduces_a_smooth_teacher_within_its_quantisation_error():
     ta, tb, tc = (rng.random(50_000) for _ in range(3))
     err = np.abs(lut.trilinear_reference(table, ta, tb, tc) - g(ta, tb, tc))
     assert err.max() < 0.0015
+
+
+def test_context_bin_table_analytic_values():
+    t = lut.bin_table(16, 0.5).reshape(256, 256)  # [D_2, D_1]
+    assert t[0, 0] == 8 and t[40, 40] == 8  # equal contrast: the middle (7.5 rounds to even 8)
+    assert t[0, 255] == 15 and t[255, 0] == 0  # all contrast in the first / second source
+    assert t[10, 30] == round(15 * 30.25 / 40.5)
+
+
+def test_context_bins_match_their_definition():
+    # half resolution (2x2 means, rounded), 7x7 box of |x - box7(x)| (reflect-101 border), bin table, upsampling
+    rng = np.random.default_rng(5)
+    qa = rng.integers(0, 256, (24, 30), dtype=np.uint8)
+    qb = (qa // 2 + rng.integers(0, 20, (24, 30))).astype(np.uint8)
+    c = lut.context_bins(qa, qb)
+    import cv2
+
+    def dev(q):
+        x = np.rint(q.reshape(12, 2, 15, 2).mean(axis=(1, 3)) - 1e-9).astype(np.float64)
+        xp = np.pad(x, 3, mode="reflect")
+        m = np.rint(np.lib.stride_tricks.sliding_window_view(xp, (7, 7)).mean(axis=(2, 3)))
+        dp = np.pad(np.abs(x - m), 3, mode="reflect")
+        return np.rint(np.lib.stride_tricks.sliding_window_view(dp, (7, 7)).mean(axis=(2, 3)))
+
+    da, db = dev(qa.astype(float)), dev(qb.astype(float))
+    small = np.rint(15 * (da + 0.25) / (da + db + 0.5)).astype(np.uint8)
+    ref = cv2.resize(small, (30, 24), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(c.astype(int) - ref.astype(int)).max() <= 1
+    assert (c == ref).mean() > 0.9
+
+
+def test_lut_dense_read_equals_trilinear_interpolation_at_8_bit_inputs():
+    rng = np.random.default_rng(6)
+    table = (rng.random((17, 17, 17, 2)) * [1, 0.2] - [0, 0.1]).astype(np.float32)
+    t = lut.FusionLUT(table, 3, 0.5, 16, {})
+    ir, vi = _tno_crop(40, 52)
+    fa, fb, fc = t.features(ir, vi)
+    sr = lut.trilinear_reference(table, fa, fb, fc)
+    ref = np.clip(fb + sr[..., 0] * (fa - fb) + sr[..., 1], 0, 1)
+    np.testing.assert_allclose(t.fuse(ir, vi), ref, atol=1e-6)
+    s, r = t.maps(ir, vi)
+    np.testing.assert_allclose(s, sr[..., 0], atol=2e-5)
+    # 8-bit inputs are read exactly: the table coordinates are the inputs' own grey levels
+    assert np.array_equal(fa, np.rint(ir * 255).astype(np.float32) / np.float32(255)) or \
+        np.abs(fa - ir).max() < 1e-6
+
+
+def test_old_table_format_is_refused_with_instructions(tmp_path):
+    p = tmp_path / "old.npz"
+    infer._atomic_savez(p, {"format": "pixfuse-lut", "radius": 3, "eps": 0.002},
+                        {"table": np.zeros((3, 3, 3, 2), np.float32)})
+    with pytest.raises(infer.WeightsError, match="re-run `pixfuse distill`"):
+        lut.load_lut(p)

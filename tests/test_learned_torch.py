@@ -128,3 +128,32 @@ def test_cli_train_then_fuse_with_user_weights(cli, tmp_path):
     assert f.exists()
     r = cli("train", "--task", "ivif", "--data", tmp_path, "--out", tmp_path / "x.npz", "--quiet")
     assert r.returncode == 2 and "expected sub-folders 'ir' and 'vi'" in r.stderr
+
+
+def test_vif_loss_equals_the_vif_metric():
+    import pixfuse
+    from pixfuse.learned.losses import vifp_torch
+
+    ir, vi = _real_crop(96, 112)
+    f = (np.rint(np.clip(0.6 * ir + 0.5 * vi, 0, 1) * 255) / 255).astype(np.float32)  # the metric reads 8-bit
+    t = [torch.from_numpy(np.ascontiguousarray(v))[None, None] for v in (ir, vi, f)]
+    got = float(vifp_torch(t[0], t[2]) + vifp_torch(t[1], t[2]))
+    assert got == pytest.approx(pixfuse.evaluate(f, [ir, vi], metrics=["vif"])["vif"], abs=2e-4)
+
+
+def test_qabf_loss_analytic_value_and_terms_in_total():
+    from pixfuse.learned.losses import qabf_loss, sobel
+
+    ir, _ = _real_crop(64, 64)
+    x = torch.from_numpy(ir)[None, None]
+    gx, gy = sobel(x)
+    # F equal to both sources: strength ratio 1 and equal orientation everywhere -> the metric's ceiling
+    ceiling = 0.9994 / (1 + np.exp(-15 * 0.5)) * 0.9879 / (1 + np.exp(-22 * 0.2))
+    assert float(qabf_loss(gx, gy, [(gx, gy), (gx, gy)])) == pytest.approx(1 - ceiling, abs=1e-5)
+    # a flat fused image keeps no edge: loss close to 1
+    z = torch.zeros_like(gx)
+    assert float(qabf_loss(z, z, [(gx, gy)])) > 0.99
+    both = torch.cat([x, x.flip(-1)], dim=1)
+    total, parts = fusion_loss(x, both, LossWeights(qabf=1.0, vif=1.0))
+    base, _ = fusion_loss(x, both, LossWeights())
+    assert float(total) == pytest.approx(float(base) + parts["qabf"] + parts["vif"], rel=1e-5)

@@ -34,6 +34,8 @@ def train_cmd(
     w_ssim: float = typer.Option(0.5, "--w-ssim", help="Weight of the SSIM loss."),
     w_angle: float = typer.Option(2.0, "--w-angle", help="Weight of the angle-aware gradient-direction loss."),
     target: str = typer.Option("max", "--target", help="Intensity target: max or saliency."),
+    w_qabf: float = typer.Option(0.0, "--w-qabf", help="Weight of the Q_AB/F edge-preservation loss."),
+    w_vif: float = typer.Option(0.0, "--w-vif", help="Weight of the VIF (information fidelity) loss."),
     max_pairs: int = typer.Option(0, "--max-pairs", help="Use only the first N training pairs (0 = all)."),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Checkpoint interval (iterations)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -52,7 +54,8 @@ def train_cmd(
 
     cfg = TrainConfig(task=task, data=str(data), arch=model, iters=iters, seed=seed, batch=batch, crop=crop, lr=lr,
                       holdout_every=holdout_every, threads=threads, w_int=w_int, w_grad=w_grad, w_ssim=w_ssim,
-                      w_angle=w_angle, target=target, max_pairs=max_pairs)
+                      w_angle=w_angle, target=target, w_qabf=w_qabf, w_vif=w_vif,
+                      max_pairs=max_pairs)
     command = "pixfuse " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if quiet:
         res = train(cfg, out, resume=resume, checkpoint_every=checkpoint_every, command=command)

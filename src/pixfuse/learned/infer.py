@@ -272,14 +272,20 @@ def _atomic_savez(p: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) 
 
 
 def write_manifest(folder: str | Path | None = None) -> Path:
-    """(Re)write ``weights.json`` in ``folder`` (default: the package data folder) from the ``.npz`` files there.
+    """(Re)write ``weights.json`` in ``folder`` (default: the package data folder) from the network and table
+    ``.npz`` files there (other archives, without a pixfuse ``meta``, are not listed).
 
     Each entry records the sha256, the size and the model description from the file's ``meta``.
     """
     d = Path(folder) if folder is not None else data_dir()
     files: dict[str, Any] = {}
     for p in sorted(d.glob("*.npz")):
-        meta = json.loads(np.load(p, allow_pickle=False)["meta"].item())
+        with np.load(p, allow_pickle=False) as z:
+            if "meta" not in z.files:  # other shipped data (dictionaries, projections) is not weights
+                continue
+            meta = json.loads(z["meta"].item())
+        if meta.get("format") not in ("pixfuse-net", "pixfuse-lut"):
+            continue
         entry: dict[str, Any] = {"sha256": sha256_file(p), "bytes": p.stat().st_size, "kind": meta.get("format")}
         for k in ("arch", "n_params", "task", "nodes", "teacher"):
             if k in meta:

@@ -36,6 +36,8 @@ class LossWeights:
     ssim: float = 0.5
     angle: float = 2.0
     target: str = "max"  # or "saliency"
+    qabf: float = 0.0
+    vif: float = 0.0
 
 
 def sobel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,6 +86,61 @@ def saliency_target(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-3) -> torc
     return wa * a + (1 - wa) * b
 
 
+_QG = (0.9994, 15.0, 0.5)  # Xydeas & Petrovic strength sigmoid (Tg, -kg, Dg)
+_QA = (0.9879, 22.0, 0.8)  # orientation sigmoid (Ta, -ka, Da)
+
+
+def qabf_loss(fx, fy, sources: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """``1 - Q^{AB/F}`` (Xydeas & Petrovic 2000) from Sobel derivatives, differentiable.
+
+    Per source: strength ratio ``G = min(g_S, g_F) / max(g_S, g_F)``, orientation ``a = atan(gy / gx)``
+    agreement ``A = 1 - |a_S - a_F| / (pi / 2)``, ``Q = Tg sigmoid(15 (G - 0.5)) Ta sigmoid(22 (A - 0.8))``,
+    weighted by the source strengths — the metric's constants (VIFB ``metricsQabf``), so the loss is the
+    metric itself on the training crops.
+    """
+    def strength_angle(gx, gy):
+        g = torch.sqrt(gx**2 + gy**2 + 1e-10)
+        sx = torch.where(gx.abs() < 1e-6, torch.full_like(gx, 1e-6), gx)
+        return g, torch.atan(gy / sx)
+
+    gf, af = strength_angle(fx, fy)
+    num = den = 0.0
+    for sx, sy in sources:
+        gs, as_ = strength_angle(sx, sy)
+        ratio = torch.minimum(gs, gf) / (torch.maximum(gs, gf) + 1e-10)
+        agree = 1 - (as_ - af).abs() / (torch.pi / 2)
+        q = _QG[0] * torch.sigmoid(_QG[1] * (ratio - _QG[2])) * _QA[0] * torch.sigmoid(_QA[1] * (agree - _QA[2]))
+        num = num + (q * gs).sum()
+        den = den + gs.sum()
+    return 1 - num / (den + 1e-10)
+
+
+def _gauss_valid(x: torch.Tensor, n: int) -> torch.Tensor:
+    return gaussian_blur(x, n, n / 5.0)
+
+
+def vifp_torch(ref: torch.Tensor, dist: torch.Tensor, sigma_nsq: float = 2.0, scales: int = 4) -> torch.Tensor:
+    """Pixel-domain multi-scale VIF (Sheikh & Bovik 2006, LIVE ``vifp_mscale``) of (N,1,H,W) images in [0,1],
+    evaluated on the 0-255 scale like the metric; differentiable (the metric's masks become clamps)."""
+    r, d = ref * 255.0, dist * 255.0
+    num = den = 0.0
+    for scale in range(1, scales + 1):
+        n = 2 ** (4 - scale + 1) + 1
+        if scale > 1:
+            r = _gauss_valid(r, n)[:, :, ::2, ::2]
+            d = _gauss_valid(d, n)[:, :, ::2, ::2]
+        m = _gauss_valid(torch.cat([r, d, r * r, d * d, r * d], dim=1), n)
+        mu1, mu2 = m[:, :1], m[:, 1:2]
+        s1 = (m[:, 2:3] - mu1 * mu1).clamp_min(0)
+        s2 = (m[:, 3:4] - mu2 * mu2).clamp_min(0)
+        s12 = m[:, 4:5] - mu1 * mu2
+        g = (s12 / (s1 + 1e-10)).clamp_min(0)
+        sv = (s2 - g * s12).clamp_min(1e-10)
+        num = num + torch.log10(1 + g * g * s1 / (sv + sigma_nsq)).sum()
+        den = den + torch.log10(1 + s1 / sigma_nsq).sum()
+    return num / (den + 1e-10)
+
+
 def fusion_loss(fused: torch.Tensor, x: torch.Tensor, lw: LossWeights) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts for fused (N,1,H,W) and sources x (N,2,H,W)."""
     a, b = x[:, :1], x[:, 1:2]
@@ -106,5 +163,14 @@ def fusion_loss(fused: torch.Tensor, x: torch.Tensor, lw: LossWeights) -> tuple[
     sa, sb = ssim_pair(fused, a, b)
     l_ssim = 1 - 0.5 * (sa + sb)
     total = lw.intensity * l_int + lw.gradient * l_grad + lw.ssim * l_ssim + lw.angle * l_ang
-    parts = {k: float(v.detach()) for k, v in (("int", l_int), ("grad", l_grad), ("ssim", l_ssim), ("ang", l_ang))}
+    named = [("int", l_int), ("grad", l_grad), ("ssim", l_ssim), ("ang", l_ang)]
+    if lw.qabf:
+        l_q = qabf_loss(fx, fy, [(ax, ay), (bx, by)])
+        total = total + lw.qabf * l_q
+        named.append(("qabf", l_q))
+    if lw.vif:
+        l_v = 1 - 0.5 * (vifp_torch(a, fused) + vifp_torch(b, fused))
+        total = total + lw.vif * l_v
+        named.append(("vif", l_v))
+    parts = {k: float(v.detach()) for k, v in named}
     return total, parts

@@ -8,24 +8,25 @@ two values per node, the network's blend weight ``S`` and residual ``R``:
     F(x) = I_2(x) + S(x) * (I_1(x) - I_2(x)) + R(x),
     (S, R)(x) = T[ I_1(x), I_2(x), c(x) ]   (trilinear interpolation, n nodes per axis)
 
-with the context feature
+with the sources at 8-bit precision and the quantised context
 
-    c = D_1 / (D_1 + D_2 + eps),   D_i = box_r( |I_i - box_r(I_i)| )   (at half resolution)
+    c = bin( (D_1 + eps/2) / (D_1 + D_2 + eps) ),   D_i = box_r( |I_i - box_r(I_i)| )   (uint8, half resolution)
 
-the share of local contrast that the first source holds (0.5 where both are
-flat), which is what decides the network's per-pixel blend.  Tabulating the
-blend weight rather than the fused value keeps the sources' fine detail
-exact (the blend is applied to the full-precision pixels; a value table
-would flatten detail finer than a node step).  The table is fitted to the
-network's weight and residual maps on training images by regularised linear
-least squares — trilinear interpolation is linear in the table entries — with
-a small first-difference smoothness penalty that fills nodes no pixel visits
+the share of local contrast that the first source holds (the middle bin where
+both are flat), which is what decides the network's per-pixel blend.
+Tabulating the blend weight rather than the fused value in the coarse table
+keeps the fit smooth; the fit is regularised linear least squares —
+trilinear interpolation is linear in the table entries — with a small
+first-difference smoothness penalty that fills nodes no pixel visits
 (:func:`fit_lut`).  No gradient descent and no torch: distillation is
 deterministic.
 
-Inference reads both values with two 2-channel ``cv2.remap`` calls
-(bilinear over (I_2, c) in the slabs ``floor(I_1)`` and ``floor(I_1)+1``) and
-one linear interpolation along I_1, which equals trilinear interpolation.
+Inference does no interpolation at all: since both sources are read at 8-bit
+precision and the context is a bin, every possible (bin, q_1, q_2) is
+tabulated once at load time (:meth:`FusionLUT.dense`, 16 x 256 x 256 fused
+values, exactly the trilinear read of ``T``), and a fusion is a few uint8
+OpenCV calls for the context, one ``cv2.merge`` that packs (q_2, q_1, bin, 0)
+into the bytes of an int32 index, and one ``np.take``.
 """
 from __future__ import annotations
 
@@ -38,66 +39,123 @@ import numpy as np
 
 from .infer import WeightsError, _atomic_savez, _stat_key, read_npz
 
-#: Context-feature parameters (box radius, epsilon) used by the shipped tables.
+#: Context-feature parameters (box radius at half resolution, epsilon in grey levels, number of bins).
 CONTEXT_RADIUS = 3
-CONTEXT_EPS = 2e-3
+CONTEXT_EPS = 0.5
+CONTEXT_BINS = 16
+_LITTLE = np.little_endian
+#: Format version of table files (2: 8-bit quantised context bins; version-1 files must be re-distilled).
+VERSION = 2
 
 
-def context_feature(a: np.ndarray, b: np.ndarray, radius: int = CONTEXT_RADIUS,
-                    eps: float = CONTEXT_EPS) -> np.ndarray:
-    """Local-contrast share of the first source, ``D_a / (D_a + D_b + eps)`` in [0, 1] (see module doc).
+def quantise(x: np.ndarray) -> np.ndarray:
+    """``round(255 x)`` saturated to uint8 (the 8-bit grey level of a [0, 1] image)."""
+    return cv2.convertScaleAbs(np.asarray(x, dtype=np.float32), alpha=255.0)
 
-    Computed on a half-resolution copy (area averaging; box radius ``radius`` there, i.e. about
-    ``2*radius`` pixels at full resolution) and brought back with bilinear interpolation: the feature is a
-    smooth local statistic, and this keeps it at a fraction of the cost of the table read.
+
+def bin_table(bins: int = CONTEXT_BINS, eps: float = CONTEXT_EPS) -> np.ndarray:
+    """uint8 table of 65536 entries, index ``D_1 + 256 D_2`` (D in 0..255):
+    ``round((bins - 1) * (D_1 + eps/2) / (D_1 + D_2 + eps))``."""
+    d = np.arange(256, dtype=np.float64)
+    c = (d[None, :] + eps / 2) / (d[None, :] + d[:, None] + eps)  # [D_2, D_1]
+    return np.rint(c * (bins - 1)).astype(np.uint8).ravel()
+
+
+def context_bins(qa: np.ndarray, qb: np.ndarray, radius: int = CONTEXT_RADIUS, bins: int = CONTEXT_BINS,
+                 eps: float = CONTEXT_EPS, table: np.ndarray | None = None) -> np.ndarray:
+    """Quantised local-contrast share of the first source, uint8 in ``0..bins-1`` (see module doc).
+
+    From the 8-bit sources ``qa``, ``qb``: a half-resolution copy (area averaging),
+    ``D = box(|I - box(I)|)`` with (2 radius + 1)^2 boxes there (uint8, rounded as OpenCV does), the bin of
+    ``(D_1 + eps/2) / (D_1 + D_2 + eps)`` by one read of :func:`bin_table` (the two uint8 channels viewed
+    as one uint16 index), and bilinear upsampling of the bin indices (rounded): about ``2 radius`` pixels
+    of context at full resolution, at a fraction of the cost of the table read.
     """
-    h, w = a.shape
+    h, w = qa.shape
     small = ((w + 1) // 2, (h + 1) // 2)
-    ab = cv2.resize(cv2.merge([a, b]), small, interpolation=cv2.INTER_AREA)
     k = (2 * radius + 1, 2 * radius + 1)
     bt = cv2.BORDER_REFLECT_101
-    d = cv2.blur(cv2.absdiff(ab, cv2.blur(ab, k, borderType=bt)), k, borderType=bt)
-    if d.ndim == 2:  # 1-pixel-wide inputs come back without the channel axis
-        d = d[:, :, None]
-    da = np.ascontiguousarray(d[:, :, 0])
-    den = da + d[:, :, 1]
-    den += np.float32(eps)
-    da += np.float32(eps / 2)
-    return cv2.resize(cv2.divide(da, den), (w, h), interpolation=cv2.INTER_LINEAR)
+    ds = []
+    for q in (qa, qb):  # single-channel uint8 calls hit OpenCV's fastest paths
+        x = cv2.resize(q, small, interpolation=cv2.INTER_AREA)
+        ds.append(cv2.blur(cv2.absdiff(x, cv2.blur(x, k, borderType=bt)), k, borderType=bt))
+    d = cv2.merge(ds)
+    if d.ndim == 2:  # OpenCV drops the channel axis of 1-pixel-wide images
+        d = d.reshape(small[1], small[0], 2)
+    idx = np.ascontiguousarray(d).view(np.uint16 if _LITTLE else np.dtype("<u2"))[..., 0]
+    if table is None:
+        table = bin_table(bins, eps)
+    c = np.take(table, idx)
+    return cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 @dataclasses.dataclass
 class FusionLUT:
-    """A distilled table ``T`` of shape (n, n, n, 2) over (I_1, I_2, c) -> (S, R), and its feature parameters."""
+    """A distilled table ``T`` of shape (n, n, n, 2) over (I_1, I_2, c) -> (S, R), and its feature parameters.
+
+    ``fuse`` reads a dense table of fused values at every 8-bit (I_1, I_2) and context bin, expanded once
+    from ``T`` by trilinear interpolation (:meth:`dense`): one ``np.take`` per pixel, no interpolation at
+    run time.
+    """
 
     table: np.ndarray
     radius: int
     eps: float
+    bins: int
     meta: dict[str, Any]
 
     def __post_init__(self) -> None:
-        n = self.table.shape[0]
-        # one single-channel atlas per value: OpenCV's 1-channel float remap is exact and fast
-        self._atlases = [make_atlas(self.table[..., k]) for k in range(self.table.shape[3])]
+        self._dense: np.ndarray | None = None
+        self._bin_table = bin_table(self.bins, self.eps)
 
     @property
     def nodes(self) -> int:
         return int(self.table.shape[0])
 
+    def dense(self) -> np.ndarray:
+        """Fused value ``I_2 + S (I_1 - I_2) + R`` clipped to [0, 1] at every (bin, q_1, q_2), flat float32 of
+        bins * 256 * 256 entries, index ``bin * 65536 + q_1 * 256 + q_2`` (built once, in about 0.1 s)."""
+        if self._dense is None:
+            g = np.arange(256, dtype=np.float32) / np.float32(255)
+            cb = np.arange(self.bins, dtype=np.float32) / np.float32(self.bins - 1)
+            out = np.empty((self.bins, 256, 256), np.float32)
+            aa, bb = np.meshgrid(g, g, indexing="ij")
+            for k in range(self.bins):
+                sr = trilinear_reference(self.table, aa, bb, np.full_like(aa, cb[k]))
+                out[k] = bb + sr[..., 0] * (aa - bb) + sr[..., 1]
+            np.clip(out, 0, 1, out=out)
+            self._dense = out.ravel()
+        return self._dense
+
+    def index(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Flat dense-table index ``bin * 65536 + q_1 * 256 + q_2`` of every pixel (int32).
+
+        Built without arithmetic: the bytes (q_2, q_1, bin, 0) of each pixel, merged into a 4-channel uint8
+        image, are that little-endian int32.
+        """
+        qa, qb = quantise(a), quantise(b)
+        c = context_bins(qa, qb, self.radius, self.bins, self.eps, self._bin_table)
+        z = np.zeros_like(qa)
+        parts = [qb, qa, c, z] if _LITTLE else [z, c, qa, qb]
+        return cv2.merge(parts).view(np.int32)[..., 0]
+
     def fuse(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        a = np.ascontiguousarray(a, dtype=np.float32)
-        b = np.ascontiguousarray(b, dtype=np.float32)
-        s, r = self.maps(a, b)
-        f = cv2.multiply(s, cv2.subtract(a, b))
-        f += b
-        f += r
-        return f
+        """Fused image: one read of the dense table per pixel (sources taken at 8-bit precision)."""
+        return np.take(self.dense(), self.index(a, b))
+
+    def features(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The table coordinates (I_1, I_2, c) in [0, 1] that :meth:`fuse` reads at (8-bit grey levels, bin centre)."""
+        qa, qb = quantise(a), quantise(b)
+        c = context_bins(qa, qb, self.radius, self.bins, self.eps, self._bin_table)
+        s = np.float32(1 / 255)
+        return qa * s, qb * s, c.astype(np.float32) / np.float32(self.bins - 1)
 
     def maps(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The interpolated (S, R) maps."""
-        a = np.ascontiguousarray(a, dtype=np.float32)
-        b = np.ascontiguousarray(b, dtype=np.float32)
-        return interpolate_many(self._atlases, self.nodes, a, b, context_feature(a, b, self.radius, self.eps))
+        """The (S, R) maps at the quantised coordinates, by trilinear interpolation of the coarse table."""
+        fa, fb, fc = self.features(a, b)
+        n = self.nodes
+        s, r = interpolate_many([make_atlas(self.table[..., k]) for k in range(2)], n, fa, fb, fc)
+        return s, r
 
 
 def make_atlas(table: np.ndarray) -> np.ndarray:
@@ -227,18 +285,20 @@ def fit_lut(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray, nod
 
 
 def distill(net: Any, pairs: list[np.ndarray], *, nodes: int = 17, samples: int = 1_500_000, seed: int = 0,
-            smooth: float = 1e-4, radius: int = CONTEXT_RADIUS, eps: float = CONTEXT_EPS) -> FusionLUT:
+            smooth: float = 1e-4, radius: int = CONTEXT_RADIUS, eps: float = CONTEXT_EPS,
+            bins: int = CONTEXT_BINS) -> FusionLUT:
     """Fit a table to the blend-weight and residual maps of ``net`` (numpy network, see :mod:`.infer`)
     on the (2, H, W) source stacks ``pairs``.
 
     ``samples`` pixels are drawn uniformly (``default_rng(seed)``) from all pixels of all pairs.
     """
     feats = []
+    probe = FusionLUT(np.zeros((2, 2, 2, 2), np.float32), radius, eps, bins, {})
     for p in pairs:
         a, b = np.ascontiguousarray(p[0]), np.ascontiguousarray(p[1])
         _, m = net.fuse(a, b, return_maps=True)
-        feats.append(np.stack([a.ravel(), b.ravel(), context_feature(a, b, radius, eps).ravel(),
-                               m["weight"].ravel(), m["residual"].ravel()]))
+        fa, fb, fc = probe.features(a, b)
+        feats.append(np.stack([fa.ravel(), fb.ravel(), fc.ravel(), m["weight"].ravel(), m["residual"].ravel()]))
     allf = np.concatenate(feats, axis=1)
     rng = np.random.default_rng(seed)
     if allf.shape[1] > samples:
@@ -246,12 +306,13 @@ def distill(net: Any, pairs: list[np.ndarray], *, nodes: int = 17, samples: int 
         allf = allf[:, sel]
     table = fit_lut(allf[0], allf[1], allf[2], allf[3:5].T, nodes=nodes, smooth=smooth)
     meta = {"nodes": nodes, "smooth": smooth, "samples": int(allf.shape[1]), "seed": seed}
-    return FusionLUT(table, radius, eps, meta)
+    return FusionLUT(table, radius, eps, bins, meta)
 
 
 def save_lut(path: str | Path, lut: FusionLUT, meta: dict[str, Any] | None = None) -> Path:
     m = dict(lut.meta, **(meta or {}))
-    m.update(format="pixfuse-lut", radius=lut.radius, eps=lut.eps, features=["I1", "I2", "contrast-share"],
+    m.update(format="pixfuse-lut", version=VERSION, radius=lut.radius, eps=lut.eps, bins=lut.bins,
+             features=["I1 (8-bit)", "I2 (8-bit)", "contrast-share bin"],
              values=["blend-weight", "residual"])
     return _atomic_savez(Path(path), m, {"table": lut.table.astype(np.float32)})
 
@@ -269,7 +330,10 @@ def load_lut(path: str | Path) -> FusionLUT:
     t = arrays.get("table")
     if t is None or t.ndim != 4 or len(set(t.shape[:3])) != 1 or t.shape[0] < 2 or t.shape[3] != 2:
         raise WeightsError(f"{p}: 'table' must be an n x n x n x 2 array")
-    lut = FusionLUT(np.asarray(t, np.float32), int(meta["radius"]), float(meta["eps"]), meta)
+    if meta.get("version") != VERSION:
+        raise WeightsError(f"{p}: table format version {meta.get('version', 1)}, this pixfuse reads version "
+                           f"{VERSION}; re-run `pixfuse distill`")
+    lut = FusionLUT(np.asarray(t, np.float32), int(meta["radius"]), float(meta["eps"]), int(meta["bins"]), meta)
     if key is not None:
         _cache[key] = lut
     return lut

@@ -48,6 +48,8 @@ class TrainConfig:
     w_ssim: float = 0.5
     w_angle: float = 2.0
     target: str = "max"
+    w_qabf: float = 0.0
+    w_vif: float = 0.0
     max_pairs: int = 0  # 0 = all training pairs (small values for tests)
 
     def key(self) -> dict[str, Any]:
@@ -119,7 +121,7 @@ def train(
     torch.manual_seed(cfg.seed)
     model = FusionNet(cfg.arch)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    lw = LossWeights(cfg.w_int, cfg.w_grad, cfg.w_ssim, cfg.w_angle, cfg.target)
+    lw = LossWeights(cfg.w_int, cfg.w_grad, cfg.w_ssim, cfg.w_angle, cfg.target, cfg.w_qabf, cfg.w_vif)
     start, history, elapsed0, cpu0 = 0, [], 0.0, 0.0
     if resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)

@@ -161,14 +161,21 @@ def pixnet_tiny(images: Sequence[np.ndarray], *, weights: str = "ivif") -> tuple
               "3-D table distilled from pixnet by least squares."),
 )
 def pixlut(images: Sequence[np.ndarray], *, weights: str = "ivif") -> np.ndarray:
-    """Look-up-table fusion distilled from :func:`pixnet` (17x17x17 table, pure numpy/OpenCV).
+    """Look-up-table fusion distilled from :func:`pixnet` (one table read per pixel, numpy/OpenCV only).
 
-    ``F = T[I_1, I_2, c]`` read with trilinear interpolation, where ``c`` is
-    the local-contrast share of the first source,
-    ``c = D_1 / (D_1 + D_2 + 0.002)`` with ``D_i`` the 7x7 box mean of
-    ``|I_i - box7(I_i)|``.  The table was fitted to pixnet's outputs on the
-    training images by regularised least squares
-    (:func:`pixfuse.learned.lut.distill`).
+    The sources are taken at 8-bit precision (``q_i = round(255 I_i)``) and a
+    quantised context ``k`` — the bin (16 bins) of the local-contrast share of
+    the first source, ``(D_1 + 0.25) / (D_1 + D_2 + 0.5)`` with ``D_i`` the
+    7x7 box mean of ``|I_i - box7(I_i)|`` at half resolution in grey levels —
+    is computed with a few uint8 OpenCV calls.  The fused value is then one
+    ``np.take`` from a dense 16 x 256 x 256 table at index
+    ``k * 65536 + q_1 * 256 + q_2``; the dense table is expanded once, at load
+    time, from the shipped 17x17x17 table of pixnet's (blend weight, residual)
+    ``(S, R)`` by trilinear interpolation, ``F = I_2 + S (I_1 - I_2) + R``.
+    The coarse table was fitted to pixnet's maps on training images by
+    regularised least squares (:func:`pixfuse.learned.lut.distill`).  For
+    8-bit sources the result equals the trilinear read of the coarse table
+    exactly; finer input precision is rounded to 8 bits.
 
     Parameters
     ----------
