@@ -158,10 +158,14 @@ def main() -> None:
     args = ap.parse_args()
     enfuse = shutil.which("enfuse")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # an installed package has its .pyc files; without them every `python -m pixfuse` recompiles ~70 modules
+    # (0.3 s).  The first (untimed-minimum) run writes them, as a user's first run would.
+    bytecode_note = " (PYTHONDONTWRITEBYTECODE dropped for the pixfuse commands)" \
+        if env.pop("PYTHONDONTWRITEBYTECODE", None) else ""
     py = sys.executable
     print(f"pixfuse {pixfuse.__version__}, OpenCV {cv2.__version__}, cv2 threads {cv2.getNumThreads()}, "
           f"CPUs {os.cpu_count()}, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, "
-          f"enfuse: {enfuse or 'NOT INSTALLED (apt-get install -y enfuse)'}")
+          f"enfuse: {enfuse or 'NOT INSTALLED (apt-get install -y enfuse)'}{bytecode_note}")
     tmp = Path(tempfile.mkdtemp(prefix="bench_stacks_"))
     mef_methods = [m for m in MEF_METHODS if not (args.quick and m in ("dsift-ef", "spd-mef"))]
     if args.part != "focus":

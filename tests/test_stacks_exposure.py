@@ -223,3 +223,23 @@ def test_mefb_pair_runs_every_method() -> None:
     for m in STATIC_METHODS:
         out = pixfuse.fuse([a, b], m)
         assert mef_ms_ssim(out, [a, b]) > 0.93, m
+
+
+def test_mertens_workspace_reuse_is_safe(venice_half: list[np.ndarray]) -> None:
+    """Work buffers kept between calls: repeated, concurrent and other-size calls give the same bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pixfuse.methods.exposure import mertens
+
+    seq = [im[:120, :160] for im in venice_half]
+    first = mertens(seq, preset="opencv")
+    keep = first.copy()
+    first[:] = 0                                     # the output is not a shared buffer
+    assert np.array_equal(mertens(seq, preset="opencv"), keep)
+    other = mertens([im[:64, :96] for im in venice_half], preset="opencv")
+    assert other.shape == (64, 96, 3)
+    assert np.array_equal(mertens(seq, preset="opencv"), keep)
+    with ThreadPoolExecutor(3) as ex:
+        outs = list(ex.map(lambda _: mertens(seq, preset="opencv"), range(6)))
+    assert all(np.array_equal(o, keep) for o in outs)
+    assert all(np.array_equal(s, v[:120, :160]) for s, v in zip(seq, venice_half))   # inputs untouched

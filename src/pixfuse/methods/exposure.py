@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -81,15 +82,30 @@ _PRESETS = {
 
 
 def _mertens_weight(img: np.ndarray, wc: float, ws: float, we: float, sigma: float,
-                    enfuse: bool) -> np.ndarray:
-    """Raw (unnormalised) Mertens weight of one frame, in OpenCV's operation order."""
+                    enfuse: bool, wsp: "_Workspace | None" = None, key: object = None,
+                    chunk: object = None) -> np.ndarray:
+    """Raw (unnormalised) Mertens weight of one frame, in OpenCV's operation order.
+
+    With a workspace ``wsp`` the weight is written into its buffer ``("w", key)``
+    and the temporaries live in per-``chunk`` buffers (same values).
+    """
     w: np.ndarray | None = None
     colour = img.ndim == 3
+    hw = img.shape[:2]
+
+    def buf(name: str, k: object = None) -> np.ndarray | None:
+        return None if wsp is None else wsp.take((name, chunk if k is None else k), hw)
+
     if wc > 0:
-        c = np.abs(cv2.Laplacian(_gray(img), cv2.CV_32F))
+        g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY, dst=buf("gray")) if colour else img
+        c = cv2.Laplacian(g, cv2.CV_32F, dst=buf("w", key))
+        np.abs(c, out=c)
         w = c if wc == 1 else np.power(c, np.float32(wc))
     if ws > 0 and colour:
-        r, g, b = cv2.split(img)
+        if wsp is None:
+            r, g, b = cv2.split(img)
+        else:
+            r, g, b = (cv2.extractChannel(img, k, dst=buf(f"ch{k}")) for k in range(3))
         if enfuse:
             mx = np.maximum(np.maximum(r, g), b)
             mn = np.minimum(np.minimum(r, g), b)
@@ -97,11 +113,11 @@ def _mertens_weight(img: np.ndarray, wc: float, ws: float, we: float, sigma: flo
             den = np.where(ssum <= 1, ssum, 2 - ssum)
             s = np.where(den > 0, (mx - mn) / np.where(den > 0, den, 1), 0).astype(np.float32)
         else:
-            m = cv2.add(r, g)
+            m = cv2.add(r, g, dst=buf("mean"))
             cv2.add(m, b, dst=m)
             m *= np.float32(1.0 / 3.0)      # OpenCV's Mat /= 3 (scale by a float 1/3)
-            d = cv2.subtract(r, m)
-            s = cv2.multiply(d, d)
+            d = cv2.subtract(r, m, dst=buf("dev"))
+            s = cv2.multiply(d, d, dst=buf("sat"))
             cv2.subtract(g, m, dst=d)
             cv2.accumulateSquare(d, s)
             cv2.subtract(b, m, dst=d)
@@ -109,7 +125,10 @@ def _mertens_weight(img: np.ndarray, wc: float, ws: float, we: float, sigma: flo
             cv2.sqrt(s, dst=s)
         if ws != 1:
             s = np.power(s, np.float32(ws))
-        w = s if w is None else cv2.multiply(w, s)
+        if w is None:
+            w = s.copy() if wsp is not None else s
+        else:
+            w = cv2.multiply(w, s, dst=w if wsp is not None else None)
     if we > 0:
         k = np.float32(-1.0 / (2.0 * sigma * sigma))
         if enfuse or not colour:
@@ -134,7 +153,7 @@ def _mertens_weight(img: np.ndarray, wc: float, ws: float, we: float, sigma: flo
 _CV_U8_TO_F32 = (np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0)).reshape(1, 256)
 
 
-def _as_cv_8bit_scaled(img: np.ndarray) -> np.ndarray:
+def _as_cv_8bit_scaled(img: np.ndarray, ws: "_Workspace | None" = None, key: object = None) -> np.ndarray:
     """Data of 8-bit origin rescaled exactly as ``Mat::convertTo(CV_32F, 1/255)`` does (``u * float(1/255)``).
 
     ``x / 255`` and ``x * (1/255)`` differ in the last bit for some values; in
@@ -146,45 +165,108 @@ def _as_cv_8bit_scaled(img: np.ndarray) -> np.ndarray:
     pu = np.rint(probe * np.float32(255.0))
     if np.abs(pu / np.float32(255.0) - probe).max() > 1e-6:
         return img
-    return cv2.LUT(cv2.convertScaleAbs(img, alpha=255.0), _CV_U8_TO_F32)
+    if ws is None:
+        return cv2.LUT(cv2.convertScaleAbs(img, alpha=255.0), _CV_U8_TO_F32)
+    u8 = cv2.convertScaleAbs(img, dst=ws.take(("u8", key), img.shape, np.uint8), alpha=255.0)
+    return cv2.LUT(u8, _CV_U8_TO_F32, dst=ws.take(("scaled", key), img.shape))
+
+
+class _Workspace:
+    """Work arrays of :func:`mertens` kept between calls (at most ``LIMIT`` = 256 MiB, one image size).
+
+    Fresh multi-megabyte arrays cost page faults (the allocator returns freed
+    blocks to the system, most of all in the worker threads' arenas); on a
+    5-frame 512x340 stack they were about half of the CPU time.  Re-using the
+    pyramids' level buffers, the rescaled frames and the normalised weights
+    across calls removes them.  One call at a time uses the shared instance
+    (a non-blocking lock); a concurrent call gets a private, uncached one.
+    Outputs never alias these buffers.
+    """
+
+    LIMIT = 256 * 2 ** 20
+
+    def __init__(self, cache: bool = True) -> None:
+        self.cache = cache
+        self.arrays: dict[object, np.ndarray] = {}
+        self.nbytes = 0
+        self.lock = threading.Lock()        # one mertens() call at a time uses the shared instance
+        self._dict_lock = threading.Lock()  # the two worker threads of that call share the dict
+
+    def take(self, key: object, shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+        with self._dict_lock:
+            a = self.arrays.get(key)
+            if a is not None and a.shape == tuple(shape) and a.dtype == dtype:
+                return a
+        a = np.empty(shape, dtype)
+        if self.cache and a.nbytes <= self.LIMIT:
+            with self._dict_lock:
+                old = self.arrays.pop(key, None)
+                self.nbytes -= 0 if old is None else old.nbytes
+                if self.nbytes + a.nbytes > self.LIMIT:   # another image size: start over
+                    self.arrays.clear()
+                    self.nbytes = 0
+                self.arrays[key] = a
+                self.nbytes += a.nbytes
+        return a
+
+
+_WORKSPACE = _Workspace()
 
 
 def _blend_chunk(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], idx: list[int],
-                 maxlevel: int) -> list[np.ndarray]:
-    acc: list[np.ndarray | None] = [None] * (maxlevel + 1)
-    for i in idx:
-        gp = cv_gaussian_pyramid(images[i], maxlevel)
-        wp = cv_gaussian_pyramid(weights[i], maxlevel)
-        colour = gp[0].ndim == 3
-        for lev in range(maxlevel + 1):
-            if lev == maxlevel:
-                band = gp[lev]
+                 maxlevel: int, ws: _Workspace | None = None, chunk: int = 0) -> list[np.ndarray]:
+    ws = ws if ws is not None else _Workspace(cache=False)
+    shp = images[idx[0]].shape
+    colour = len(shp) == 3
+    shapes = [shp[:2]]
+    for _ in range(maxlevel):
+        h, w = shapes[-1]
+        shapes.append(((h + 1) // 2, (w + 1) // 2))
+    ext = shp[2:]
+    acc = [ws.take(("acc", chunk, k), shapes[k] + ext) for k in range(maxlevel + 1)]
+    gp: list[np.ndarray] = [None] + [ws.take(("gp", chunk, k), shapes[k] + ext) for k in range(1, maxlevel + 1)]  # type: ignore[list-item]
+    wp: list[np.ndarray] = [None] + [ws.take(("wp", chunk, k), shapes[k]) for k in range(1, maxlevel + 1)]  # type: ignore[list-item]
+    for j, i in enumerate(idx):
+        gp[0], wp[0] = images[i], weights[i]
+        for k in range(maxlevel):
+            dsz = shapes[k + 1][::-1]
+            cv2.pyrDown(gp[k], dst=gp[k + 1], dstsize=dsz)
+            cv2.pyrDown(wp[k], dst=wp[k + 1], dstsize=dsz)
+        for k in range(maxlevel + 1):
+            if k == maxlevel:
+                band = gp[k]
             else:
-                band = cv2.subtract(gp[lev], cv_pyr_up(gp[lev + 1], gp[lev].shape))
-            ww = cv2.cvtColor(wp[lev], cv2.COLOR_GRAY2RGB) if colour else wp[lev]
-            a = acc[lev]
-            if a is None:
-                acc[lev] = cv2.multiply(band, ww)
+                band = ws.take(("up", chunk, k), shapes[k] + ext)
+                cv2.pyrUp(gp[k + 1], dst=band, dstsize=shapes[k][::-1])
+                cv2.subtract(gp[k], band, dst=band)
+            ww = cv2.cvtColor(wp[k], cv2.COLOR_GRAY2RGB, dst=ws.take(("w3", chunk, k), shapes[k] + ext)) \
+                if colour else wp[k]
+            if j == 0:
+                cv2.multiply(band, ww, dst=acc[k])
             else:
-                cv2.accumulateProduct(band, ww, a)
-    return acc  # type: ignore[return-value]
+                cv2.accumulateProduct(band, ww, acc[k])
+    return acc
 
 
-def pyramid_blend(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], maxlevel: int | None = None) -> np.ndarray:
+def pyramid_blend(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], maxlevel: int | None = None,
+                  workspace: _Workspace | None = None) -> np.ndarray:
     """Multi-resolution blending of Mertens et al.: ``sum_i G(W_i) * L(I_i)`` per level, then collapse.
 
     ``weights`` must already be normalised to sum 1 per pixel.  Uses OpenCV's
     5-tap binomial pyramid (``pyrDown``/``pyrUp``, reflect-101 borders) with
     ``maxlevel = int(log2(min(h, w)))`` as ``cv2.MergeMertens``; the frames are
-    processed in two fixed chunks on a thread pool.
+    processed in two fixed chunks on a thread pool, each into its own
+    pre-allocated level buffers.
     """
     lev = cv_levels(images[0].shape) if maxlevel is None else maxlevel
-    parts = list(_pool().map(lambda ix: _blend_chunk(images, weights, ix, lev), _chunks(len(images))))
+    ws = workspace if workspace is not None else _Workspace(cache=False)
+    chunks = _chunks(len(images))
+    parts = list(_pool().map(lambda c: _blend_chunk(images, weights, chunks[c], lev, ws, c), range(len(chunks))))
     pyr = parts[0]
     for other in parts[1:]:
         for k in range(lev + 1):
             cv2.add(pyr[k], other[k], dst=pyr[k])
-    out = pyr[lev]
+    out = pyr[lev].copy()
     for k in range(lev - 1, -1, -1):
         out = cv2.add(pyr[k], cv_pyr_up(out, pyr[k].shape))
     return out
@@ -258,21 +340,27 @@ def mertens(images: Sequence[np.ndarray], *, preset: str = "paper", contrast_wei
     enf = preset == "enfuse"
     imgs = [np.ascontiguousarray(im, dtype=np.float32) for im in images]
     raw: list[np.ndarray] = [None] * len(imgs)  # type: ignore[list-item]
+    shared = _WORKSPACE.lock.acquire(blocking=False)
+    wsp = _WORKSPACE if shared else _Workspace(cache=False)
+    try:
+        def work(ix: list[int]) -> None:
+            for i in ix:
+                if preset == "opencv":
+                    imgs[i] = _as_cv_8bit_scaled(imgs[i], wsp, i)
+                raw[i] = _mertens_weight(imgs[i], wc, ws, we, sigma, enf, wsp, i, ix[0])
 
-    def work(ix: list[int]) -> None:
-        for i in ix:
-            if preset == "opencv":
-                imgs[i] = _as_cv_8bit_scaled(imgs[i])
-            raw[i] = _mertens_weight(imgs[i], wc, ws, we, sigma, enf)
-
-    list(_pool().map(work, _chunks(len(imgs))))
-    total = raw[0].copy()
-    for w in raw[1:]:
-        cv2.add(total, w, dst=total)
-    weights = [cv2.divide(w, total) for w in raw]
-    lev = levels if levels else cv_levels(imgs[0].shape)
-    lev = min(lev, cv_levels(imgs[0].shape))
-    return pyramid_blend(imgs, weights, lev)
+        list(_pool().map(work, _chunks(len(imgs))))
+        total = wsp.take(("total",), raw[0].shape)
+        np.copyto(total, raw[0])
+        for w in raw[1:]:
+            cv2.add(total, w, dst=total)
+        weights = [cv2.divide(w, total, dst=w) for w in raw]
+        lev = levels if levels else cv_levels(imgs[0].shape)
+        lev = min(lev, cv_levels(imgs[0].shape))
+        return pyramid_blend(imgs, weights, lev, wsp)
+    finally:
+        if shared:
+            _WORKSPACE.lock.release()
 
 
 # ----------------------------------------------------------------------------- GFF
