@@ -511,14 +511,16 @@ def _drive(tiles: list[Tile], source: Any, method: Method, params: dict[str, Any
             report(i, total, "fusing")
         return TiledResult(total, 1, len(entries0), False)
 
-    def collect(fitted: dict[int, Any] | None, phase: str) -> dict[int, Any]:
-        per_tile = {}
-        for i, (idx, _, ent) in enumerate(executor.map([mk(t, fitted, "collect") for t in tiles]), 1):
+    def collect(fitted: dict[int, Any] | None, phase: str, known: dict[int, Any] | None = None) -> dict[int, Any]:
+        per_tile = dict(known or {})
+        todo = [t for t in tiles if t.index not in per_tile]
+        for i, (idx, _, ent) in enumerate(executor.map([mk(t, fitted, "collect") for t in todo]),
+                                          len(per_tile) + 1):
             per_tile[idx] = ent
             report(i, total, phase)
         return _merge_entries(per_tile)
 
-    fitted = collect(None, "statistics")
+    fitted = collect(None, "statistics", {idx0: entries0})  # the probe already collected tile 0
     passes = 2
     per_tile: dict[int, Any] = {}
     for i, (idx, core, ent) in enumerate(executor.map([mk(t, fitted, "both") for t in tiles]), 1):
