@@ -82,6 +82,15 @@ def _cmd_time(cmd: list[str], repeat: int, env: dict | None = None) -> float:
     return best
 
 
+def _cmd_pair(cmd_a: list[str], cmd_b: list[str], repeat: int, env_b: dict | None = None) -> tuple[float, float]:
+    """Min wall times of two commands run alternately (a, b, a, b, ...), so both see the same machine load."""
+    ta = tb = float("inf")
+    for _ in range(repeat):
+        ta = min(ta, _cmd_time(cmd_a, 1))
+        tb = min(tb, _cmd_time(cmd_b, 1, env_b))
+    return ta, tb
+
+
 def _read(p: Path) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -246,11 +255,13 @@ def run_exposure(args, enfuse, env, py, tmp, mef_methods) -> None:
         print("| " + " | ".join(cells) + " |")
         # whole commands
         out = tmp / f"pf_{name}.png"
-        t_pf = _cmd_time([py, "-m", "pixfuse", "fuse", "--task", "multi_exposure", "--overwrite", "-o", str(out)]
-                         + [str(p) for p in paths], args.repeat if enfuse else 1, env)
-        t_enf_all = _cmd_time([enfuse, "-o", str(tmp / "e.tif")] + [str(p) for p in paths],
-                              args.repeat) \
-            if enfuse else float("nan")
+        pf_cmd = [py, "-m", "pixfuse", "fuse", "--task", "multi_exposure", "--overwrite", "-o", str(out)] \
+            + [str(p) for p in paths]
+        if enfuse:
+            t_enf_all, t_pf = _cmd_pair([enfuse, "-o", str(tmp / "e.tif")] + [str(p) for p in paths], pf_cmd,
+                                        args.repeat, env)
+        else:
+            t_enf_all, t_pf = float("nan"), _cmd_time(pf_cmd, 1, env)
         cmd_rows.append((name, t_enf_all, t_pf))
     default = pixfuse.api.DEFAULT_METHODS["multi_exposure"]
     print(f"\n## Multi-exposure whole commands: `enfuse -o out.tif FRAMES` vs "
@@ -285,7 +296,7 @@ def run_focus(args, enfuse, env, py, tmp) -> None:
             out = tmp / f"enf_mf_{name.replace(' ', '_')}.tif"
             eargs = [enfuse, "--exposure-weight=0", "--saturation-weight=0", "--contrast-weight=1", "--hard-mask",
                      "-o", str(out)] + [str(p) for p in paths]
-            te = _cmd_time(eargs, args.repeat)
+            te = _cmd_time(eargs, 1)
             enf = _read_enfuse(out)
             if enf.ndim == 3 and imgs[0].ndim == 2:
                 enf = enf.mean(axis=2)
@@ -301,8 +312,12 @@ def run_focus(args, enfuse, env, py, tmp) -> None:
         print("| " + " | ".join(cells) + " |")
         detail.append((name, res))
         outp = tmp / f"pf_mf_{name.replace(' ', '_')}.png"
-        tp = _cmd_time([py, "-m", "pixfuse", "fuse", "--task", "multi_focus", "--overwrite", "-o", str(outp),
-                        "--depth-map", str(tmp / "depth.png")] + [str(p) for p in paths], args.repeat, env)
+        pf_cmd = [py, "-m", "pixfuse", "fuse", "--task", "multi_focus", "--overwrite", "-o", str(outp),
+                  "--depth-map", str(tmp / "depth.png")] + [str(p) for p in paths]
+        if enfuse:
+            te, tp = _cmd_pair(eargs, pf_cmd, args.repeat, env)     # the whole-command pair, interleaved
+        else:
+            tp = _cmd_time(pf_cmd, args.repeat, env)
         focus_cmd.append((name, te, tp, res.get("enfuse", {}).get("qabf", float("nan")),
                           res[pixfuse.api.DEFAULT_METHODS["multi_focus"]]["qabf"]))
     dflt = pixfuse.api.DEFAULT_METHODS["multi_focus"]
