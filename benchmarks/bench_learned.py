@@ -2,7 +2,8 @@
 
 Usage (from the repository root):
 
-    PYTHONPATH=src python benchmarks/bench_learned.py [--medical-limit N] [--methods a,b,...] [--no-time]
+    PYTHONPATH=src python benchmarks/bench_learned.py [--workers N] [--skip a,b] [--medical-limit N] [--methods a,b,...]
+        [--no-time | --time-only [--rounds R]] [--no-ivif] [--no-medical]
 
 Sets
 ----
@@ -196,6 +197,7 @@ def main() -> None:
     ap.add_argument("--no-ivif", action="store_true")
     ap.add_argument("--skip", default="", help="comma-separated methods to leave out (e.g. slow ones)")
     ap.add_argument("--workers", type=int, default=1, help="processes for the metric tables (timing stays serial)")
+    ap.add_argument("--rounds", type=int, default=7, help="round-robin timing passes (median reported)")
     args = ap.parse_args()
     metrics, missing = metric_names()
     if missing:
@@ -213,7 +215,7 @@ def main() -> None:
         med_methods = [m for m in med_methods if m not in skip]
     print(f"pixfuse {pixfuse.__version__}; metrics: {', '.join(metrics)}")
     if args.time_only:
-        timing(ivif_methods)
+        timing(ivif_methods, rounds=args.rounds)
         return
     for title, items in ({} if args.no_ivif else ivif_sets()).items():
         means, failed = run_set(items, ivif_methods, "ivif", metrics, args.workers)
@@ -223,7 +225,7 @@ def main() -> None:
         means, failed = run_set(items, med_methods, "medical", metrics, args.workers)
         print_table(f"Medical, Harvard hold-out split ({len(items)} pairs)", means, failed, metrics)
     if not args.no_time:
-        timing(ivif_methods)
+        timing(ivif_methods, rounds=args.rounds)
 
 
 if __name__ == "__main__":

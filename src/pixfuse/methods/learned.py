@@ -173,9 +173,11 @@ def pixlut(images: Sequence[np.ndarray], *, weights: str = "ivif") -> np.ndarray
     time, from the shipped 17x17x17 table of pixnet's (blend weight, residual)
     ``(S, R)`` by trilinear interpolation, ``F = I_2 + S (I_1 - I_2) + R``.
     The coarse table was fitted to pixnet's maps on training images by
-    regularised least squares (:func:`pixfuse.learned.lut.distill`).  For
-    8-bit sources the result equals the trilinear read of the coarse table
-    exactly; finer input precision is rounded to 8 bits.
+    regularised least squares (:func:`pixfuse.learned.lut.distill`).  The
+    dense table is read in 8-bit form (1 MB) and mapped to float32 by one
+    ``cv2.LUT``, so the result is the 8-bit rounding of the trilinear read of
+    the coarse table at the 8-bit sources (finer input precision is rounded
+    to 8 bits).
 
     Parameters
     ----------
