@@ -98,3 +98,30 @@ def test_align_errors(tmp_path: Path) -> None:
     assert r.returncode == 2 and "at least two" in r.stderr
     r = _run(a, a, "-o", tmp_path / "o", "--method", "sift")
     assert r.returncode == 2 and "--method" in r.stderr
+
+
+def test_cli_deferred_scipy_imports_are_thread_safe() -> None:
+    """The CLI's placeholder modules load once, correctly, when several threads touch them first together."""
+    code = (
+        "import sys, threading, numpy as np\n"
+        "import pixfuse.cli._app\n"
+        "assert type(sys.modules['scipy.linalg']).__name__ == '_DeferredModule'\n"
+        "from scipy import linalg, ndimage\n"
+        "bar = threading.Barrier(6); errs = []\n"
+        "def go():\n"
+        "    bar.wait()\n"
+        "    try:\n"
+        "        assert linalg.svd(np.eye(3))[1].sum() == 3\n"
+        "        assert ndimage.distance_transform_edt(np.ones((3, 3))).max() > 0\n"
+        "    except Exception as e:\n"
+        "        errs.append(repr(e))\n"
+        "ts = [threading.Thread(target=go) for _ in range(6)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "assert not errs, errs\n"
+        "import scipy.linalg as real\n"
+        "assert hasattr(real, 'svd') and type(real).__name__ == 'module'\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
