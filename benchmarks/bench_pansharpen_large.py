@@ -82,7 +82,9 @@ def run_cli(pan: Path, ms: Path, out: Path, method: str, sensor: str, tile: int,
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     cmd = [sys.executable, "-m", "pixfuse", "pansharpen", str(pan), str(ms), "-o", str(out), "-m", method,
            "--tile", str(tile), "--workers", str(workers), "-q", "--overwrite"] + extra
-    if sensor:
+    from pixfuse.registry import get_method
+
+    if sensor and "sensor" in get_method(method).params:
         cmd += ["--sensor", sensor]
     peak = [0]
     t0 = time.perf_counter()

@@ -642,7 +642,8 @@ def pansharpen_geotiff(pan_path: str | os.PathLike[str], ms_path: str | os.PathL
                        ms_bands: int | Sequence[int] | None = None, workers: int | None = None,
                        scheduler: str | None = None, client: Any = None, overwrite: bool = False,
                        out_dtype: str | None = None, compress: str | None = "deflate",
-                       progress: Callable[[int, int, str], None] | None = None, **params: Any) -> TiledResult:
+                       progress: Callable[[int, int, str], None] | None = None, gdal_cache_mb: int = 128,
+                       **params: Any) -> TiledResult:
     """Pansharpen a PAN/MS GeoTIFF pair into a GeoTIFF on the PAN grid, tile by tile.
 
     Parameters
@@ -672,6 +673,9 @@ def pansharpen_geotiff(pan_path: str | os.PathLike[str], ms_path: str | os.PathL
         GDAL compression of the output.
     progress
         ``progress(done, total, phase)`` callback.
+    gdal_cache_mb
+        GDAL block cache while writing (MiB; GDAL's default of 5 % of the RAM
+        would hold most of a large output in memory).
     **params
         Method parameters (e.g. ``sensor="WV2"``).
 
@@ -734,15 +738,19 @@ def pansharpen_geotiff(pan_path: str | os.PathLike[str], ms_path: str | os.PathL
                            crs=pan_i.crs, transform=pan_i.transform, nodata=pair.out_nodata, bits=bits,
                            descriptions=ms_i.descriptions, tags=tags, band_tags=ms_i.band_tags,
                            protect=(pan_path, ms_path), overwrite=overwrite, compress=compress)
+    import rasterio
+
     try:
-        with _Executor(workers, scheduler, client) as ex:
+        # GDAL keeps written blocks (NBITS-packed, compressed) in its block cache, 5 % of the RAM by default:
+        # bounded here so that peak memory does not grow with the scene (20000^2: +1.2 GiB otherwise)
+        with rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20), _Executor(workers, scheduler, client) as ex:
             def sink(t: Tile, core: np.ndarray) -> None:
                 writer.write(core, t.core[0], t.core[2])
 
             info = _drive(tiles, source, method, params, ratio, sink, ex, exact=exact,
                           out=(dtype.name, bits, pair.out_nodata), progress=progress)
+            info.output = writer.commit()
     except BaseException:
         writer.abort()
         raise
-    info.output = writer.commit()
     return info
