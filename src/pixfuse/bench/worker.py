@@ -211,22 +211,12 @@ def save_fused(path: Path, img: np.ndarray) -> Path:
     arr = np.asarray(a, dtype=np.float32)
     if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4)):
         return write_image(tif, arr, bit_depth=32)
-    import tempfile
-
     import tifffile
 
-    tif.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{tif.name}.", suffix=".part.tif", dir=tif.parent)
-    os.close(fd)
-    try:
+    from ..io.atomic import atomic_output
+
+    with atomic_output(tif, suffix=".part.tif") as tmp:
         tifffile.imwrite(tmp, arr, photometric="minisblack", planarconfig="contig")
-        os.replace(tmp, tif)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return tif
 
 

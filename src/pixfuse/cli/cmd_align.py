@@ -118,11 +118,7 @@ def align_cmd(
         typer.echo(f"{Path(r['file']).name}{tag}: dx={W[0, 2]:+.3f} dy={W[1, 2]:+.3f} "
                    f"warp={json.dumps(r['warp'])}")
     if transforms is not None:
-        import os
-        import tempfile
+        from ..io.atomic import atomic_output
 
-        transforms.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=transforms.parent, prefix=".align-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
+        with atomic_output(transforms, suffix=".json") as tmp, open(tmp, "w") as fh:
             json.dump({"method": method, "reference": ref, "frames": report}, fh, indent=1)
-        os.replace(tmp, transforms)

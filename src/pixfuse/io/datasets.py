@@ -41,7 +41,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
@@ -51,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageReadError, PixfuseError
+from .atomic import atomic_output
 from .images import READ_SUFFIXES, read_image
 
 
@@ -712,11 +712,9 @@ def load_catalog(extra: str | os.PathLike[str] | None = None) -> dict[str, Catal
 
 def _fetch(url: str, dest: Path, sha256: str | None, progress: Callable[[int], None] | None = None) -> str:
     """Stream ``url`` into ``dest`` (atomically) while hashing; verify the digest. Returns the hex digest."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_output(dest) as tmp:
+        with open(tmp, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=60) as r:  # noqa: S310 (URLs come from the catalog)
                     while True:
@@ -732,14 +730,7 @@ def _fetch(url: str, dest: Path, sha256: str | None, progress: Callable[[int], N
         digest = h.hexdigest()
         if sha256 and digest.lower() != sha256.lower():
             raise DatasetError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {digest}")
-        os.replace(tmp, dest)
-        return digest
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    return digest
 
 
 def _sha256_file(p: Path) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageReadError, ImageTooLargeError, InputError, OutputError
+from .atomic import atomic_output
 
 _DEFAULT_MAX_PIXELS = 2**28
 _max_pixels: int | None = None
@@ -403,10 +403,7 @@ def write_image(
     if suffix not in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"):
         raise OutputError(f"{p}: unsupported output format {suffix or '(none)'}; use .png .jpg .bmp .tif")
     data = _quantise(img, depth)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part" + suffix, dir=p.parent)
-    os.close(fd)
-    try:
+    with atomic_output(p, suffix=".part" + suffix) as tmp:
         if suffix in (".tif", ".tiff"):
             import tifffile
 
@@ -428,13 +425,6 @@ def write_image(
                 im.save(tmp, format="JPEG", quality=quality)
             else:
                 im.save(tmp, format="BMP")
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return p
 
 
