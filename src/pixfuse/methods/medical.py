@@ -1,4 +1,5 @@
-"""Medical image fusion: parameter-adaptive PCNN in the NSST domain (NSST-PAPCNN)."""
+"""Medical image fusion: parameter-adaptive PCNN in the NSST domain (NSST-PAPCNN) and Laplacian
+re-decomposition (LRD)."""
 from __future__ import annotations
 
 import os
@@ -8,8 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from ..errors import ParameterError
 from ..ops.directional import frame_inverse, nsst_forward
+from ..ops.filters import box_mean
+from ..ops.gradient_domain import gradient_domain_enhance
+from ..ops.pyramid import laplacian_pyramid, reconstruct_laplacian
 from ..registry import Param, register_method
+from .pyramid import pyramid_depth
 from .wavelet import parse_ints
 
 _W3 = np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], np.float32) / 16.0
@@ -227,3 +233,160 @@ def nsst_papcnn(images: Sequence[np.ndarray], *, dcomp: str = "3,3,4,4", iterati
         a.bands[s] = full
         off += sz
     return frame_inverse(a)
+
+
+# ----------------------------------------------------------------------------
+# LRD: Laplacian re-decomposition (Li et al., IEEE TIM 2020)
+
+_TINY = np.float32(1e-12)
+
+
+def lrd_fuse_band(a: np.ndarray, b: np.ndarray, radius: int, alpha: float) -> np.ndarray:
+    """Fuse one pair of Laplacian band-pass levels by decision-graph re-decomposition.
+
+    * decision-graph decomposition: local energies ``E_X = mean_w(X**2)``, the
+      match ``M = 2 mean_w(A B) / (E_A + E_B)`` in [-1, 1] and the global
+      decision graph ``D = E_A >= E_B`` over the whole level split the band
+      into an overlapping domain ``OD = M >= alpha`` (both sources carry the
+      same structure: redundant information) and a non-overlapping domain
+      ``NOD`` (the rest: complementary information);
+    * OD rule: local-energy weighted mean ``(E_A A + E_B B) / (E_A + E_B)``;
+    * NOD rule: the coefficient the decision graph ``D`` selects;
+    * inverse re-decomposition: ``H = m F_OD + (1 - m) F_NOD`` with ``m`` the
+      local mean of the binary OD map (same window), so the two domains join
+      without seams.
+
+    Identical bands give the band back exactly (``M = 1``, equal weights).
+    """
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+    ea = box_mean(a * a, radius)
+    eb = box_mean(b * b, radius)
+    den = ea + eb
+    live = den > _TINY
+    safe = np.where(live, den, np.float32(1.0))
+    match = np.where(live, 2.0 * box_mean(a * b, radius) / safe, np.float32(1.0))
+    od = (match >= np.float32(alpha)).astype(np.float32)
+    wa = np.where(live, ea / safe, np.float32(0.5))
+    f_od = wa * a + (np.float32(1.0) - wa) * b
+    f_nod = np.where(ea >= eb, a, b)
+    m = box_mean(od, radius)
+    return (m * f_od + (np.float32(1.0) - m) * f_nod).astype(np.float32)
+
+
+def lrd_fuse_lowpass(a: np.ndarray, b: np.ndarray, radius: int, rule: str) -> np.ndarray:
+    """Low-frequency sub-band rule of :func:`lrd`: ``energy`` (larger local mean of the squared values,
+    source 0 on ties), ``max`` (larger value) or ``average``."""
+    if rule == "average":
+        return (np.float32(0.5) * (a + b)).astype(np.float32)
+    if rule == "max":
+        return np.maximum(a, b).astype(np.float32)
+    return np.where(box_mean(a * a, radius) >= box_mean(b * b, radius), a, b).astype(np.float32)
+
+
+@register_method(
+    "lrd",
+    tasks=("medical",),
+    n_inputs=(2, 2),
+    color="luminance",
+    params={
+        "levels": Param(4, "Laplacian band-pass levels (limited by the image size)", int, 1, 10),
+        "gain": Param(1.5, "gradient-domain enhancement: gradient gain (1 = no enhancement)", float, 1.0, 5.0),
+        "fidelity": Param(0.1, "gradient-domain enhancement: intensity fidelity weight (screening)", float, 1e-4, 100.0),
+        "window": Param(3, "local window (odd) of the local energies, match and local mean", int, 3, 31),
+        "alpha": Param(0.75, "match threshold of the overlapping (redundant) domain", float, -1.0, 1.0),
+        "lowpass": Param("energy", "low-frequency rule", str, choices=("energy", "max", "average")),
+    },
+    citation=(
+        "X. Li, X. Guo, P. Han, X. Wang, H. Li and T. Luo, 'Laplacian redecomposition for multimodal medical "
+        "image fusion', IEEE Trans. Instrumentation and Measurement 69(9):6880-6890, 2020."
+    ),
+    aliases=("laplacian-redecomposition",),
+)
+def lrd(
+    images: Sequence[np.ndarray],
+    *,
+    levels: int = 4,
+    gain: float = 1.5,
+    fidelity: float = 0.1,
+    window: int = 3,
+    alpha: float = 0.75,
+    lowpass: str = "energy",
+) -> np.ndarray:
+    """LRD: gradient-domain enhancement, Laplacian decision-graph re-decomposition, inverse Laplacian.
+
+    Implements the structure of Li et al. (2020) as documented in the
+    authors' abstract and repository (``WHU-lab/Medical-Image-Fusion``; the
+    paper text and the authors' MATLAB code -- P-code -- were not readable):
+
+    1. *image enhancement* (called GDIE, gradient-domain image enhancement):
+       each source is enhanced in the gradient domain --
+       ``argmin_E fidelity ||E - I||^2 + ||grad E - gain grad I||^2``, solved
+       in closed form by DCT (:func:`pixfuse.ops.gradient_domain.gradient_domain_enhance`);
+    2. *Laplacian decomposition* of the enhanced images (Burt & Adelson,
+       ``levels`` band-pass levels + the low-frequency sub-band);
+    3. *Laplacian decision-graph decomposition*: at each band-pass level the
+       local match of the two sources splits the coefficients into an
+       *overlapping domain* (OD, redundant information: match >= ``alpha``)
+       and a *non-overlapping domain* (NOD, complementary information), with
+       the *global decision graph* ``E_A >= E_B`` of local energies;
+    4. *fusion rules*: OD by the local-energy weighted mean, NOD by the
+       decision graph (see :func:`lrd_fuse_band`);
+    5. *inverse re-decomposition*: the two fused domains are recombined with
+       the local mean of the OD map as weight;
+    6. the low-frequency sub-band is fused by ``lowpass`` and the *inverse
+       Laplacian transform* gives the result (clipped to [0, 1] by the
+       colour policy).
+
+    Not stated in the sources available; chosen here (each is a parameter):
+    the enhancement formula (screened-Poisson gradient gain, ``gain`` 1.5,
+    ``fidelity`` 0.1), the number of levels (4), how OD / NOD are defined
+    (Burt & Kolczynski's local match measure, threshold ``alpha`` 0.75), the
+    OD rule (energy-weighted mean), the NOD rule (decision-graph selection),
+    the local window (3x3), the use of the local mean in the inverse
+    re-decomposition (smoothing of the OD map) and the low-frequency rule
+    (larger local energy).  PET / SPECT colour: the luminance is fused and
+    the functional image's chroma kept (pixfuse colour policy); how the
+    authors' code treats colour is not documented.
+
+    With ``gain = 1`` identical sources give the source back; with ``gain >
+    1`` they give its gradient-domain enhancement.
+
+    Parameters
+    ----------
+    images : two HxW float32 arrays in [0, 1] (anatomical, functional luminance)
+    levels : int
+        Laplacian band-pass levels (4; limited by the image size).
+    gain : float
+        Gradient gain of the enhancement (1.5; 1 disables it).
+    fidelity : float
+        Intensity fidelity weight of the enhancement (0.1: detail finer than
+        about 20 pixels is boosted by ``gain``, the mean is kept).
+    window : int
+        Odd side of the local window of the energies, match and local mean (3).
+    alpha : float
+        Match threshold of the overlapping domain (0.75).
+    lowpass : str
+        Low-frequency rule: "energy" (default), "max" or "average".
+
+    Returns
+    -------
+    HxW float32 fused image.
+
+    References
+    ----------
+    X. Li, X. Guo, P. Han, X. Wang, H. Li and T. Luo, "Laplacian
+    redecomposition for multimodal medical image fusion", IEEE Trans.
+    Instrum. Meas. 69(9):6880-6890, 2020, doi:10.1109/TIM.2020.2975405.
+    P. J. Burt and R. J. Kolczynski, "Enhanced image capture through fusion",
+    Proc. ICCV 1993, pp. 173-182 (local match measure).
+    """
+    if window % 2 == 0:
+        raise ParameterError(f"lrd: window must be odd, got {window}")
+    r = window // 2
+    n_lev = pyramid_depth(images[0].shape, levels)
+    pyrs = [laplacian_pyramid(gradient_domain_enhance(im, gain, fidelity), n_lev) for im in images]
+    pa, pb = pyrs
+    fused = [lrd_fuse_band(x, y, r, alpha) for x, y in zip(pa[:-1], pb[:-1])]
+    fused.append(lrd_fuse_lowpass(pa[-1], pb[-1], r, lowpass))
+    return reconstruct_laplacian(fused)
