@@ -377,7 +377,7 @@ def lrd(
     ----------
     X. Li, X. Guo, P. Han, X. Wang, H. Li and T. Luo, "Laplacian
     redecomposition for multimodal medical image fusion", IEEE Trans.
-    Instrum. Meas. 69(9):6880-6890, 2020, doi:10.1109/TIM.2020.2975405.
+    Instrum. Meas. 69(9):6880-6890, 2020.
     P. J. Burt and R. J. Kolczynski, "Enhanced image capture through fusion",
     Proc. ICCV 1993, pp. 173-182 (local match measure).
     """
