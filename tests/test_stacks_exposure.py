@@ -131,6 +131,54 @@ def test_mertens_opencv_preset_equals_cv2(venice_half: list[np.ndarray]) -> None
     assert np.abs(ours2 - ref2).max() < 1e-5
 
 
+def test_mertens_paper_and_grey_equal_cv2() -> None:
+    """Well-exposedness as one exponential of the channel sum, and grey stacks, still equal OpenCV's."""
+    seq = [im[40:200, 60:300] for im in _seq("Tower", 0.5)]
+    u8 = [np.round(im * 255).astype(np.uint8) for im in seq]
+    from pixfuse.methods.exposure import mertens
+
+    ours = mertens([u.astype(np.float32) / 255 for u in u8], preset="opencv", exposure_weight=1.0)
+    assert np.abs(ours - cv2.createMergeMertens(1.0, 1.0, 1.0).process(u8)).max() < 1e-5
+    grey = [cv2.cvtColor(u, cv2.COLOR_RGB2GRAY) for u in u8]
+    ours = mertens([g.astype(np.float32) / 255 for g in grey], preset="opencv", exposure_weight=0.5)
+    assert np.abs(ours - cv2.createMergeMertens(1.0, 1.0, 0.5).process(grey)).max() < 1e-5
+
+
+def test_mertens_thread_settings_give_the_same_bytes(venice_half: list[np.ndarray]) -> None:
+    """Fixed frame chunks: cv2.setNumThreads(1) (chunks run in the caller) and the thread pool agree exactly."""
+    seq = [im[:100, :140] for im in venice_half]
+    n = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        one = pixfuse.fuse(seq, "mertens", preset="opencv")
+    finally:
+        cv2.setNumThreads(n)
+    cv2.setNumThreads(max(2, n))
+    try:
+        many = pixfuse.fuse(seq, "mertens", preset="opencv")
+    finally:
+        cv2.setNumThreads(n)
+    assert np.array_equal(one, many)
+
+
+def test_copy_free_fuse_leaves_inputs_alone(venice_half: list[np.ndarray]) -> None:
+    """mertens is registered copy_free: fuse passes float32 sources uncopied and clips a fresh result in place."""
+    assert pixfuse.registry.get_method("mertens").copy_free
+    assert not pixfuse.registry.get_method("gff-mef").copy_free
+    seq = [im[:80, :120].copy() for im in venice_half]
+    keep = [s.copy() for s in seq]
+    out = pixfuse.fuse(seq, "mertens")
+    assert all(np.array_equal(s, k) for s, k in zip(seq, keep))
+    assert not any(np.shares_memory(out, s) for s in seq)
+    assert out.min() >= 0 and out.max() <= 1
+    from pixfuse.errors import InputError
+
+    bad = [s.copy() for s in seq]
+    bad[1][3, 4, 1] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        pixfuse.fuse(bad, "mertens")
+
+
 @pytest.mark.parametrize("method", STATIC_METHODS)
 def test_identical_frames_return_the_frame(venice_half: list[np.ndarray], method: str) -> None:
     im = venice_half[1][:96, :128]

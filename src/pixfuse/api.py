@@ -30,11 +30,18 @@ DEFAULT_METHODS: dict[str, str] = {
 }
 
 
-def as_float_image(img: Any, index: int = 0, *, check_range: bool = True) -> np.ndarray:
+def _scaled(a: np.ndarray, full: int) -> np.ndarray:
+    """``a / full`` in float32 (one new array, divided in place)."""
+    f = a.astype(np.float32)
+    return np.divide(f, np.float32(full), out=f)
+
+
+def as_float_image(img: Any, index: int = 0, *, check_range: bool = True, copy: bool = True) -> np.ndarray:
     """Validate one source and convert it to float32 in [0, 1].
 
     uint8 is divided by 255, uint16 by 65535, bool becomes {0, 1}; float data
-    must be finite and (with ``check_range``) lie in [0, 1].
+    must be finite and (with ``check_range``) lie in [0, 1].  ``copy=False``
+    returns float32 input itself (validated, not copied).
     """
     a = np.asarray(img)
     name = f"source {index}"
@@ -49,14 +56,14 @@ def as_float_image(img: Any, index: int = 0, *, check_range: bool = True) -> np.
     if min(a.shape[0], a.shape[1]) < MIN_SIDE:
         raise InputError(f"{name}: image of {a.shape[0]}x{a.shape[1]} pixels is too small (minimum {MIN_SIDE}x{MIN_SIDE})")
     if a.dtype == np.uint8:
-        return a.astype(np.float32) / np.float32(255)
+        return _scaled(a, 255)
     if a.dtype == np.uint16:
-        return a.astype(np.float32) / np.float32(65535)
+        return _scaled(a, 65535)
     if a.dtype == np.bool_:
         return a.astype(np.float32)
     if a.dtype.kind in "iu":
         raise InputError(f"{name}: integer dtype {a.dtype} is ambiguous; pass uint8, uint16 or float in [0, 1]")
-    f = a.astype(np.float32)
+    f = a.astype(np.float32, copy=copy)
     lo, hi = float(f.min()), float(f.max())     # NaN propagates into min/max: one check for both
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise InputError(f"{name}: contains NaN or infinite values")
@@ -174,7 +181,7 @@ def fuse(
     if spec.color == "native":
         img, maps = _unpack(spec.func(imgs_in, **kw))
         return (img, maps) if return_maps else img
-    imgs = [as_float_image(im, i) for i, im in enumerate(imgs_in)]
+    imgs = [as_float_image(im, i, copy=not spec.copy_free) for i, im in enumerate(imgs_in)]
     _check_shapes(imgs)
     colour = [im.ndim == 3 for im in imgs]
     maps: dict[str, np.ndarray]
@@ -191,7 +198,11 @@ def fuse(
         cb = fuse_chroma([c[:, :, 1] for c in ycc.values()])
         cr = fuse_chroma([c[:, :, 2] for c in ycc.values()])
         out = ycbcr_to_rgb(np.dstack([y.astype(np.float32), cb, cr]))
-    out = np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
+    if (spec.copy_free and isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.writeable
+            and not any(np.may_share_memory(out, im) for im in imgs)):
+        out = np.clip(out, 0.0, 1.0, out=out)       # a fresh array of the method's: clip in place
+    else:
+        out = np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0)
     if out.shape[:2] != imgs[0].shape[:2]:
         raise RuntimeError(f"method {spec.name} returned shape {out.shape}, expected {imgs[0].shape[:2]}")
     return (out, maps) if return_maps else out

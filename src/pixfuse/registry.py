@@ -115,6 +115,10 @@ class MethodSpec:
     summary: str
     family: str
     aliases: tuple[str, ...] = ()
+    #: The method never writes into its input arrays and returns a new array it keeps no reference
+    #: to: :func:`pixfuse.fuse` then passes float32 sources without a defensive copy and clips the
+    #: result in place (saves two full passes over the data for fast methods).
+    copy_free: bool = False
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - set(self.params))
@@ -167,11 +171,14 @@ def register_method(
     params: dict[str, Param] | None = None,
     citation: str,
     aliases: Sequence[str] = (),
+    copy_free: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering a fusion function ``f(images, **params) -> fused``.
 
     ``params`` must name exactly the function's keyword-only parameters, so the
-    registry and the signature cannot drift apart.
+    registry and the signature cannot drift apart.  ``copy_free=True`` promises
+    that the function never writes into its input arrays and returns a fresh
+    array it keeps no reference to (see :attr:`MethodSpec.copy_free`).
     """
     for t in tasks:
         if t not in TASKS:
@@ -209,6 +216,7 @@ def register_method(
             summary=_first_line(func.__doc__),
             family=family,
             aliases=tuple(a.lower() for a in aliases),
+            copy_free=copy_free,
         )
         _METHODS[key] = spec
         for a in spec.aliases:

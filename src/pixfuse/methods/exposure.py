@@ -84,91 +84,100 @@ _PRESETS = {
 def _mertens_weight(img: np.ndarray, wc: float, ws: float, we: float, sigma: float,
                     enfuse: bool, wsp: "_Workspace | None" = None, key: object = None,
                     chunk: object = None) -> np.ndarray:
-    """Raw (unnormalised) Mertens weight of one frame, in OpenCV's operation order.
+    """Raw (unnormalised) Mertens weight ``C^wc * S^ws * E^we + 1e-12`` of one frame.
 
-    With a workspace ``wsp`` the weight is written into its buffer ``("w", key)``
-    and the temporaries live in per-``chunk`` buffers (same values).
+    Contrast and saturation follow OpenCV's operation order (same grey image,
+    same Laplacian, ``sqrt(sum_c (c - mean)^2)``), so the weights are the ones
+    ``cv2.MergeMertens`` computes; the well-exposedness is evaluated as
+    ``exp(k * sum_c (c - 0.5)^2)``, the product of the per-channel Gaussians
+    in one exponential (equal to float rounding).  All arrays live in the
+    workspace ``wsp`` (a private one when None): the weight in ``("w", key)``,
+    the temporaries in per-``chunk`` buffers.
     """
-    w: np.ndarray | None = None
+    wsp = wsp if wsp is not None else _Workspace(cache=False)
     colour = img.ndim == 3
     hw = img.shape[:2]
 
-    def buf(name: str, k: object = None) -> np.ndarray | None:
-        return None if wsp is None else wsp.take((name, chunk if k is None else k), hw)
+    def buf(name: str, k: object = None) -> np.ndarray:
+        return wsp.take((name, chunk if k is None else k), hw)
 
+    planes: list[np.ndarray] = []
+    if colour and (ws > 0 or we > 0):
+        planes = cv2.split(img, [buf("ch0"), buf("ch1"), buf("ch2")])
+    w: np.ndarray | None = None
     if wc > 0:
         g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY, dst=buf("gray")) if colour else img
-        c = cv2.Laplacian(g, cv2.CV_32F, dst=buf("w", key))
-        np.abs(c, out=c)
-        w = c if wc == 1 else np.power(c, np.float32(wc))
+        w = cv2.Laplacian(g, cv2.CV_32F, dst=buf("w", key))
+        np.abs(w, out=w)
+        if wc != 1:
+            np.power(w, np.float32(wc), out=w)
     if ws > 0 and colour:
-        if wsp is None:
-            r, g, b = cv2.split(img)
-        else:
-            r, g, b = (cv2.extractChannel(img, k, dst=buf(f"ch{k}")) for k in range(3))
-        if enfuse:
+        r, g, b = planes
+        s = buf("sat") if w is not None else buf("w", key)
+        if enfuse:                       # HSL saturation
             mx = np.maximum(np.maximum(r, g), b)
             mn = np.minimum(np.minimum(r, g), b)
             ssum = mx + mn
             den = np.where(ssum <= 1, ssum, 2 - ssum)
-            s = np.where(den > 0, (mx - mn) / np.where(den > 0, den, 1), 0).astype(np.float32)
-        else:
+            np.copyto(s, np.where(den > 0, (mx - mn) / np.where(den > 0, den, 1), 0))
+        else:                            # OpenCV: sqrt(sum_c (c - mean)^2), mean = (r + g + b) * (1/3)
             m = cv2.add(r, g, dst=buf("mean"))
             cv2.add(m, b, dst=m)
-            m *= np.float32(1.0 / 3.0)      # OpenCV's Mat /= 3 (scale by a float 1/3)
+            np.multiply(m, np.float32(1.0 / 3.0), out=m)
             d = cv2.subtract(r, m, dst=buf("dev"))
-            s = cv2.multiply(d, d, dst=buf("sat"))
+            cv2.multiply(d, d, dst=s)
             cv2.subtract(g, m, dst=d)
             cv2.accumulateSquare(d, s)
             cv2.subtract(b, m, dst=d)
             cv2.accumulateSquare(d, s)
             cv2.sqrt(s, dst=s)
         if ws != 1:
-            s = np.power(s, np.float32(ws))
-        if w is None:
-            w = s.copy() if wsp is not None else s
-        else:
-            w = cv2.multiply(w, s, dst=w if wsp is not None else None)
+            np.power(s, np.float32(ws), out=s)
+        w = s if w is None else cv2.multiply(w, s, dst=w)
     if we > 0:
         k = np.float32(-1.0 / (2.0 * sigma * sigma))
-        if enfuse or not colour:
-            y = img.mean(axis=2, dtype=np.float32) if colour else img
-            t = y - np.float32(0.5)
-            e = np.exp(t * t * k)
+        e = buf("expo") if w is not None else buf("w", key)
+        half = np.float32(0.5)
+        if colour and enfuse:            # enfuse: Gaussian of the channel average
+            cv2.add(planes[0], planes[1], dst=e)
+            cv2.add(e, planes[2], dst=e)
+            np.multiply(e, np.float32(1.0 / 3.0), out=e)
+            np.subtract(e, half, out=e)
+            cv2.multiply(e, e, dst=e)
+        elif colour:                     # prod_c exp(k (c - 0.5)^2) = exp(k sum_c (c - 0.5)^2)
+            t = buf("dev")
+            np.subtract(planes[0], half, out=t)
+            cv2.multiply(t, t, dst=e)
+            for p in planes[1:]:
+                np.subtract(p, half, out=t)
+                cv2.accumulateSquare(t, e)
         else:
-            e = None
-            for ch in cv2.split(img):
-                t = ch - np.float32(0.5)
-                t = np.exp(t * t * k)
-                e = t if e is None else e * t
-        if we != 1:
-            e = np.power(e, np.float32(we))
-        w = e if w is None else w * e
+            np.subtract(img, half, out=e)
+            cv2.multiply(e, e, dst=e)
+        np.multiply(e, k * np.float32(we), out=e)      # E^we = exp(we * k * q)
+        cv2.exp(e, dst=e)
+        w = e if w is None else cv2.multiply(w, e, dst=w)
     if w is None:
-        w = np.ones(img.shape[:2], np.float32)
-    return cv2.add(w, 1e-12, dst=w)      # w is always a fresh float32 map here
+        w = buf("w", key)
+        w.fill(1.0)
+    return cv2.add(w, 1e-12, dst=w)
 
 
-#: ``u * float32(1/255)`` for u = 0..255: OpenCV's ``convertTo(CV_32F, 1/255)`` as a table.
-_CV_U8_TO_F32 = (np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0)).reshape(1, 256)
+_U8_SCALE = np.float32(1.0 / 255.0)      # OpenCV's convertTo(CV_32F, 1/255) factor, as float32
 
 
-def _as_cv_8bit_scaled(img: np.ndarray, ws: "_Workspace | None" = None, key: object = None) -> np.ndarray:
-    """Data of 8-bit origin rescaled exactly as ``Mat::convertTo(CV_32F, 1/255)`` does (``u * float(1/255)``).
+def _as_cv_8bit_scaled(img: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``img`` rescaled as ``Mat::convertTo(CV_32F, 1/255)`` rescales 8-bit data: ``round(255 x) * float(1/255)``.
 
-    ``x / 255`` and ``x * (1/255)`` differ in the last bit for some values; in
-    flat grey regions Mertens' weights are ~1e-12 and such bits decide the
-    result, so bit-equality with OpenCV needs OpenCV's scaling.  Two passes:
-    ``convertScaleAbs`` back to 8 bits, then a 256-entry float table.
+    ``x / 255`` (pixfuse's reading of 8-bit data) and ``u * float(1/255)``
+    (OpenCV's) differ in the last bit for some codes ``u``; near-flat pixels
+    have weights of ~1e-12 whose last bits decide the result, so equality with
+    OpenCV needs its scaling.  ``255 * (u / 255)`` is exactly ``u`` in float32
+    for every code, so two multiplications do it (no rounding pass); data not
+    of 8-bit origin move by at most two units in the last place.
     """
-    probe = img[::7, ::7]
-    pu = np.rint(probe * np.float32(255.0))
-    if np.abs(pu / np.float32(255.0) - probe).max() > 1e-6:
-        return img
-    if ws is None:
-        return cv2.LUT(cv2.convertScaleAbs(img, alpha=255.0), _CV_U8_TO_F32)
-    u8 = cv2.convertScaleAbs(img, dst=ws.take(("u8", key), img.shape, np.uint8), alpha=255.0)
-    return cv2.LUT(u8, _CV_U8_TO_F32, dst=ws.take(("scaled", key), img.shape))
+    out = np.multiply(img, np.float32(255.0), out=out)
+    return np.multiply(out, _U8_SCALE, out=out)
 
 
 class _Workspace:
@@ -213,62 +222,89 @@ class _Workspace:
 _WORKSPACE = _Workspace()
 
 
-def _blend_chunk(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], idx: list[int],
-                 maxlevel: int, ws: _Workspace | None = None, chunk: int = 0) -> list[np.ndarray]:
-    ws = ws if ws is not None else _Workspace(cache=False)
-    shp = images[idx[0]].shape
-    colour = len(shp) == 3
-    shapes = [shp[:2]]
+def _level_shapes(hw: tuple[int, int], maxlevel: int) -> list[tuple[int, int]]:
+    shapes = [tuple(hw)]
     for _ in range(maxlevel):
         h, w = shapes[-1]
         shapes.append(((h + 1) // 2, (w + 1) // 2))
+    return shapes  # type: ignore[return-value]
+
+
+def _blend_chunk(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], idx: list[int],
+                 maxlevel: int, ws: _Workspace | None = None, chunk: int = 0,
+                 total: np.ndarray | None = None) -> list[np.ndarray]:
+    """``sum_{i in idx} G_k(W_i) * L_k(I_i)`` for every level k, in the chunk's own level buffers.
+
+    With ``total`` the weights are first divided by it in place (normalised).
+    """
+    ws = ws if ws is not None else _Workspace(cache=False)
+    shp = images[idx[0]].shape
+    colour = len(shp) == 3
+    shapes = _level_shapes(shp[:2], maxlevel)
     ext = shp[2:]
+    # every buffer fetched once per call: the inner loop makes only OpenCV calls
     acc = [ws.take(("acc", chunk, k), shapes[k] + ext) for k in range(maxlevel + 1)]
-    gp: list[np.ndarray] = [None] + [ws.take(("gp", chunk, k), shapes[k] + ext) for k in range(1, maxlevel + 1)]  # type: ignore[list-item]
-    wp: list[np.ndarray] = [None] + [ws.take(("wp", chunk, k), shapes[k]) for k in range(1, maxlevel + 1)]  # type: ignore[list-item]
+    gp = [None] + [ws.take(("gp", chunk, k), shapes[k] + ext) for k in range(1, maxlevel + 1)]
+    wp = [None] + [ws.take(("wp", chunk, k), shapes[k]) for k in range(1, maxlevel + 1)]
+    up = [ws.take(("up", chunk, k), shapes[k] + ext) for k in range(maxlevel)]
+    w3 = [ws.take(("w3", chunk, k), shapes[k] + ext) for k in range(maxlevel + 1)] if colour else wp
+    dsz = [s[::-1] for s in shapes]
+    pyr_down, pyr_up, subtract, multiply, accumulate = (cv2.pyrDown, cv2.pyrUp, cv2.subtract, cv2.multiply,
+                                                         cv2.accumulateProduct)
+    cvt, g2rgb = cv2.cvtColor, cv2.COLOR_GRAY2RGB
     for j, i in enumerate(idx):
-        gp[0], wp[0] = images[i], weights[i]
+        gp[0] = images[i]
+        wp[0] = weights[i] if total is None else cv2.divide(weights[i], total, dst=weights[i])
         for k in range(maxlevel):
-            dsz = shapes[k + 1][::-1]
-            cv2.pyrDown(gp[k], dst=gp[k + 1], dstsize=dsz)
-            cv2.pyrDown(wp[k], dst=wp[k + 1], dstsize=dsz)
+            pyr_down(gp[k], dst=gp[k + 1], dstsize=dsz[k + 1])
+            pyr_down(wp[k], dst=wp[k + 1], dstsize=dsz[k + 1])
         for k in range(maxlevel + 1):
-            if k == maxlevel:
+            if k < maxlevel:
+                band = pyr_up(gp[k + 1], dst=up[k], dstsize=dsz[k])
+                subtract(gp[k], band, dst=band)
+            else:
                 band = gp[k]
-            else:
-                band = ws.take(("up", chunk, k), shapes[k] + ext)
-                cv2.pyrUp(gp[k + 1], dst=band, dstsize=shapes[k][::-1])
-                cv2.subtract(gp[k], band, dst=band)
-            ww = cv2.cvtColor(wp[k], cv2.COLOR_GRAY2RGB, dst=ws.take(("w3", chunk, k), shapes[k] + ext)) \
-                if colour else wp[k]
+            ww = cvt(wp[k], g2rgb, dst=w3[k]) if colour else wp[k]
             if j == 0:
-                cv2.multiply(band, ww, dst=acc[k])
+                multiply(band, ww, dst=acc[k])
             else:
-                cv2.accumulateProduct(band, ww, acc[k])
+                accumulate(band, ww, acc[k])
     return acc
 
 
+def _run_chunks(fn, n_chunks: int) -> list:
+    """``fn(c)`` for every chunk, on the pool when OpenCV may use more than one thread, else in this thread."""
+    if n_chunks > 1 and cv2.getNumThreads() > 1 and (os.cpu_count() or 1) > 1:
+        return list(_pool().map(fn, range(n_chunks)))
+    return [fn(c) for c in range(n_chunks)]
+
+
 def pyramid_blend(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], maxlevel: int | None = None,
-                  workspace: _Workspace | None = None) -> np.ndarray:
+                  workspace: _Workspace | None = None, total: np.ndarray | None = None) -> np.ndarray:
     """Multi-resolution blending of Mertens et al.: ``sum_i G(W_i) * L(I_i)`` per level, then collapse.
 
-    ``weights`` must already be normalised to sum 1 per pixel.  Uses OpenCV's
+    ``weights`` must be normalised to sum 1 per pixel, or ``total`` given: their
+    sum, by which they are then divided in place.  Uses OpenCV's
     5-tap binomial pyramid (``pyrDown``/``pyrUp``, reflect-101 borders) with
     ``maxlevel = int(log2(min(h, w)))`` as ``cv2.MergeMertens``; the frames are
-    processed in two fixed chunks on a thread pool, each into its own
-    pre-allocated level buffers.
+    processed in two fixed chunks (on a thread pool when ``cv2.getNumThreads()
+    > 1``), each into its own pre-allocated level buffers.  Returns a new array.
     """
     lev = cv_levels(images[0].shape) if maxlevel is None else maxlevel
     ws = workspace if workspace is not None else _Workspace(cache=False)
     chunks = _chunks(len(images))
-    parts = list(_pool().map(lambda c: _blend_chunk(images, weights, chunks[c], lev, ws, c), range(len(chunks))))
+    parts = _run_chunks(lambda c: _blend_chunk(images, weights, chunks[c], lev, ws, c, total), len(chunks))
     pyr = parts[0]
     for other in parts[1:]:
         for k in range(lev + 1):
             cv2.add(pyr[k], other[k], dst=pyr[k])
-    out = pyr[lev].copy()
+    shp = images[0].shape
+    out = np.empty(shp, np.float32)
     for k in range(lev - 1, -1, -1):
-        out = cv2.add(pyr[k], cv_pyr_up(out, pyr[k].shape))
+        upk = cv2.pyrUp(pyr[k + 1], dst=ws.take(("up", 0, k), pyr[k].shape), dstsize=pyr[k].shape[1::-1])
+        cv2.add(pyr[k], upk, dst=out if k == 0 else pyr[k])
+    if lev == 0:
+        np.copyto(out, pyr[0])
     return out
 
 
@@ -291,6 +327,7 @@ def pyramid_blend(images: Sequence[np.ndarray], weights: Sequence[np.ndarray], m
         "(extended: Computer Graphics Forum 28(1):161-171, 2009)."
     ),
     aliases=("exposure-fusion", "mertens07"),
+    copy_free=True,
 )
 def mertens(images: Sequence[np.ndarray], *, preset: str = "paper", contrast_weight: float | None = None,
             saturation_weight: float | None = None, exposure_weight: float | None = None,
@@ -314,6 +351,10 @@ def mertens(images: Sequence[np.ndarray], *, preset: str = "paper", contrast_wei
     IDENTITY blend space for files without ICC profile).  enfuse's own pyramid
     and mask quantisation differ slightly; ``benchmarks/bench_stacks.py``
     prints the PSNR between the two.
+
+    Work is done in two fixed chunks of frames, on a thread pool when
+    ``cv2.getNumThreads() > 1`` and in the calling thread otherwise (the same
+    bytes either way); work arrays are kept between calls (see ``_Workspace``).
 
     Parameters
     ----------
@@ -339,25 +380,27 @@ def mertens(images: Sequence[np.ndarray], *, preset: str = "paper", contrast_wei
     we = we if exposure_weight is None else exposure_weight
     enf = preset == "enfuse"
     imgs = [np.ascontiguousarray(im, dtype=np.float32) for im in images]
-    raw: list[np.ndarray] = [None] * len(imgs)  # type: ignore[list-item]
+    n = len(imgs)
+    raw: list[np.ndarray] = [None] * n  # type: ignore[list-item]
     shared = _WORKSPACE.lock.acquire(blocking=False)
     wsp = _WORKSPACE if shared else _Workspace(cache=False)
     try:
-        def work(ix: list[int]) -> None:
-            for i in ix:
-                if preset == "opencv":
-                    imgs[i] = _as_cv_8bit_scaled(imgs[i], wsp, i)
-                raw[i] = _mertens_weight(imgs[i], wc, ws, we, sigma, enf, wsp, i, ix[0])
+        chunks = _chunks(n)
 
-        list(_pool().map(work, _chunks(len(imgs))))
-        total = wsp.take(("total",), raw[0].shape)
+        def weigh(c: int) -> None:
+            for i in chunks[c]:
+                if preset == "opencv":
+                    imgs[i] = _as_cv_8bit_scaled(imgs[i], wsp.take(("scaled", i), imgs[i].shape))
+                raw[i] = _mertens_weight(imgs[i], wc, ws, we, sigma, enf, wsp, i, c)
+
+        _run_chunks(weigh, len(chunks))
+        total = wsp.take(("total",), raw[0].shape)     # summed in frame order, as OpenCV
         np.copyto(total, raw[0])
         for w in raw[1:]:
             cv2.add(total, w, dst=total)
-        weights = [cv2.divide(w, total, dst=w) for w in raw]
         lev = levels if levels else cv_levels(imgs[0].shape)
         lev = min(lev, cv_levels(imgs[0].shape))
-        return pyramid_blend(imgs, weights, lev, wsp)
+        return pyramid_blend(imgs, raw, lev, wsp, total=total)
     finally:
         if shared:
             _WORKSPACE.lock.release()
