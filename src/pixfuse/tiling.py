@@ -31,8 +31,12 @@ additive sums over its core, and stops at the method's
 statistics and re-collects them, and, when a statistic depends on another one
 (GS: the mean of the intensity, then its covariances...), statistics-only
 passes until they reach a fixed point, then a final output pass.
-:data:`TILE_EXACT` lists the methods verified tile-exact by the test suite,
-and :func:`is_tile_exact` tells the CLI to warn about the others.
+An iterative statistic (C-GSA's k-means: every Lloyd iteration needs per-cluster
+sums over the whole scene) advances by one step per pass
+(:func:`pixfuse.ops.gstats.iterate`), so it settles after as many passes as it
+has iterations.  :data:`TILE_EXACT` lists the methods verified tile-exact by the
+test suite (every registered pansharpening method); :func:`is_tile_exact` tells
+whether a method is among them.
 
 Scene borders
 -------------
@@ -81,9 +85,9 @@ DEFAULT_HALO = 128
 METHOD_HALO: dict[str, int] = {}
 #: Methods verified tile-exact by tests/test_tiling_methods.py: the tiled result equals whole-image processing
 #: everywhere, scene border included, to float rounding (max |diff| < 2e-7 of the data range on a GeoEye-1 crop;
-#: float32 output).  Not here: c-gsa (its k-means clustering runs on all pixels of the image at once).
-TILE_EXACT: set[str] = {"atwt", "awlp", "bdsd", "bdsd-pc", "brovey-gdal", "bt", "bt-h", "gihs", "gs", "gsa", "hpf",
-                        "indusion", "mtf-glp", "mtf-glp-cbd", "mtf-glp-fs", "mtf-glp-hpm", "mtf-glp-hpm-r",
+#: float32 output).  c-gsa runs its k-means over the scene (one pass per Lloyd iteration, gstats.iterate).
+TILE_EXACT: set[str] = {"atwt", "awlp", "bdsd", "bdsd-pc", "brovey-gdal", "bt", "bt-h", "c-gsa", "gihs", "gs", "gsa",
+                        "hpf", "indusion", "mtf-glp", "mtf-glp-cbd", "mtf-glp-fs", "mtf-glp-hpm", "mtf-glp-hpm-r",
                         "pca-ps", "pracs", "sfim"}
 
 Method = str | Callable[..., np.ndarray]
@@ -254,7 +258,8 @@ def _run_job_inner(job: _Job, pan: np.ndarray, ms: np.ndarray, invalid: np.ndarr
         entries = None
     else:
         rec = gstats.Recorder(t.ext_shape, t.core_in_ext, job.ratio, job.fitted, strict=job.mode == "apply",
-                              stop_at_checkpoint=job.mode == "collect")
+                              stop_at_checkpoint=job.mode == "collect", origin=(t.core[0], t.core[2]),
+                              scene_shape=tuple(job.source.shape))
         fused = None
         with gstats.recording(rec):
             try:

@@ -34,7 +34,7 @@ def pansharpen_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from ..api import resolve_method
-    from ..tiling import is_tile_exact, pansharpen_geotiff
+    from ..tiling import pansharpen_geotiff
 
     if workers is not None and scheduler is not None:
         raise fail("give either --workers or --scheduler, not both")
@@ -50,9 +50,6 @@ def pansharpen_cmd(
         params["sensor"] = sensor
     params.pop("ratio", None)  # the ratio comes from the files
     spec.validate_params({k: v for k, v in params.items()})  # fail before reading anything
-    if not per_tile_stats and not is_tile_exact(spec.name) and tile != 0:
-        console.print(f"[yellow]note[/]: {spec.name} is not in the verified tile-exact list; tiles may differ "
-                      "slightly from whole-image processing")
     t0 = time.perf_counter()
     if quiet:
         info = pansharpen_geotiff(pan, ms, output, spec.name, tile=tile, halo=halo, exact=not per_tile_stats,

@@ -563,33 +563,116 @@ def pracs(images: Sequence[np.ndarray], *, ratio: int | None = None, beta: float
     return out
 
 
-def _kmeans(x: np.ndarray, k: int, seed: int, iters: int = 100) -> np.ndarray:
-    """Deterministic k-means (k-means++ seeding with a fixed seed, Lloyd iterations)."""
+_KM_SAMPLE = 20000  # k-means++ seeds from a random sample of this many pixels
+_KM_ITERS = 100  # at most this many Lloyd iterations
+
+
+def _km_assign(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Nearest centre of every row of ``x`` (N x B) among the rows of ``c`` (squared Euclidean distance)."""
+    # explicit per-dimension sums: small k and B, avoids BLAS overhead
+    d = np.zeros((x.shape[0], c.shape[0]))
+    for dim in range(x.shape[1]):
+        diff = x[:, dim:dim + 1] - c[None, :, dim]
+        d += diff * diff
+    return np.argmin(d, axis=1)
+
+
+def _km_sample_index(n: int, seed: int) -> tuple[np.random.Generator, np.ndarray]:
+    """The seeded generator and the flat (row-major) indices of the k-means++ sample."""
     rng = np.random.default_rng(seed)
-    n = x.shape[0]
-    sample = x[rng.choice(n, size=min(n, 20000), replace=False)]
+    return rng, rng.choice(n, size=min(n, _KM_SAMPLE), replace=False)
+
+
+def _km_plusplus(sample: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding on ``sample`` (continues the generator of :func:`_km_sample_index`)."""
     centers = [sample[rng.integers(len(sample))]]
     for _ in range(1, k):
         d = np.min(((sample[:, None, :] - np.array(centers)[None]) ** 2).sum(-1), axis=1)
         tot = d.sum()
         centers.append(sample[rng.choice(len(sample), p=d / tot)] if tot > 0 else sample[rng.integers(len(sample))])
-    c = np.array(centers)
-    labels = np.full(n, -1, dtype=np.int64)
+    return np.array(centers)
+
+
+def _km_update(c: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Lloyd update: the mean of each cluster's pixels (an empty cluster keeps its centre)."""
+    c = c.copy()
+    for dim in range(c.shape[1]):
+        c[:, dim] = np.where(counts > 0, sums[:, dim] / np.maximum(counts, 1), c[:, dim])
+    return c
+
+
+def _km_sums(x: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.bincount(labels, minlength=k)
+    sums = np.stack([np.bincount(labels, weights=x[:, dim], minlength=k) for dim in range(x.shape[1])], axis=1)
+    return counts, sums
+
+
+def _kmeans(x: np.ndarray, k: int, seed: int, iters: int = _KM_ITERS) -> np.ndarray:
+    """Deterministic k-means of the rows of ``x`` (k-means++ seeding on a seeded random sample, Lloyd iterations
+    until no label changes, at most ``iters``); returns the labels."""
+    rng, idx = _km_sample_index(x.shape[0], seed)
+    c = _km_plusplus(x[idx], k, rng)
+    labels = np.full(x.shape[0], -1, dtype=np.int64)
     for _ in range(iters):
-        # squared distances (explicit per-dimension sums: small k and B, avoids BLAS overhead)
-        d = np.zeros((n, k))
-        for dim in range(x.shape[1]):
-            diff = x[:, dim:dim + 1] - c[None, :, dim]
-            d += diff * diff
-        new = np.argmin(d, axis=1)
+        new = _km_assign(x, c)
         if np.array_equal(new, labels):
             break
         labels = new
-        counts = np.bincount(labels, minlength=k)
-        for dim in range(x.shape[1]):
-            sums = np.bincount(labels, weights=x[:, dim], minlength=k)
-            c[:, dim] = np.where(counts > 0, sums / np.maximum(counts, 1), c[:, dim])
+        c = _km_update(c, *_km_sums(x, labels, k))
     return labels
+
+
+def _km_step(state: dict[str, np.ndarray], sums: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], bool]:
+    """One Lloyd iteration of the scene-wide k-means (:func:`pixfuse.ops.gstats.iterate` rule).
+
+    ``state``: centres ``c`` of iteration t, those of t - 1 (``cprev``), ``t``, ``iters``; ``sums``: the scene's
+    per-cluster counts and sums for the labels of ``c`` and the number of labels that differ from those of
+    ``cprev``.  Done when no label changed (t >= 1) or at the last iteration, exactly when :func:`_kmeans` stops;
+    the labels are then those of ``c``."""
+    t, iters = int(state["t"]), int(state["iters"])
+    if (t >= 1 and float(sums["changed"]) == 0) or t >= iters - 1:
+        return state, True
+    c = np.asarray(state["c"])
+    return {"c": _km_update(c, sums["counts"], sums["sums"]), "cprev": c, "t": np.array(t + 1.0),
+            "iters": state["iters"]}, False
+
+
+gstats.register_iteration("pixfuse.kmeans", _km_step)
+
+
+def _kmeans_tiled(feats: np.ndarray, k: int, seed: int, rec: gstats.Recorder) -> np.ndarray:
+    """:func:`_kmeans` over the whole scene from one tile (HxWxB features of the tile with its halo): the same
+    sample (scene coordinates), the same k-means++ seeds, one Lloyd iteration per pass of the tiled driver;
+    returns the HxW labels of the tile."""
+    nb = feats.shape[2]
+    r0, c0, nr, nc, hs, ws = rec.scene_core()
+    rng, idx = _km_sample_index(hs * ws, seed)
+    rows, cols = np.divmod(idx, ws)
+    inside = (rows >= r0) & (rows < r0 + nr) & (cols >= c0) & (cols < c0 + nc)
+    core = np.asarray(rec.core_of(feats))
+    pos = np.nonzero(inside)[0]
+    vals = core[rows[inside] - r0, cols[inside] - c0]
+    got = gstats.gather(lambda: None, lambda _r: {"n": np.array(float(pos.size)), "pos": pos.astype(np.float64),
+                                                   "v": vals})
+    if got is not None and got["pos"].size == idx.size:
+        sample = np.empty((idx.size, nb))
+        sample[got["pos"].astype(np.int64)] = got["v"]
+    else:  # first pass: the sample is not known yet (any provisional value; later passes replace it)
+        sample = core.reshape(-1, nb)[:_KM_SAMPLE]
+    c_init = _km_plusplus(sample, k, rng)
+    x = core.reshape(-1, nb)
+
+    def step_sums(_r: gstats.Recorder, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        labels = _km_assign(x, np.asarray(state["c"]))
+        changed = x.shape[0]
+        if int(state["t"]) >= 1:
+            changed = int(np.count_nonzero(labels != _km_assign(x, np.asarray(state["cprev"]))))
+        counts, sums = _km_sums(x, labels, k)
+        return {"counts": counts, "sums": sums, "changed": np.array(float(changed))}
+
+    init = {"c": c_init, "cprev": c_init, "t": np.array(0.0), "iters": np.array(float(_KM_ITERS))}
+    state, _ = gstats.iterate("pixfuse.kmeans", init, step_sums)
+    return _km_assign(feats.reshape(-1, nb), np.asarray(state["c"])).reshape(feats.shape[:2])
 
 
 @register_method("c-gsa", tasks=_TASK, n_inputs=(2, 2), color="native",
@@ -617,7 +700,14 @@ def c_gsa(images: Sequence[np.ndarray], *, ratio: int | None = None, segments: i
     matching the Gaussian-filtered (``LPfilterGauss``), nearest-decimated PAN, applied to the
     upsampled MS; each band's gain cov(I, MS_b)/var(I) is estimated inside every cluster of the
     max-normalised MS; F_b = MS_b + g_b (PAN - I).  MATLAB's ``kmeans`` seeds randomly; pixfuse
-    uses a seeded k-means++ so results are reproducible (they depend on the seed, like the toolbox's).
+    uses a seeded k-means++ so results are reproducible (they depend on the seed, like the toolbox's):
+    k-means++ on a random sample of 20000 pixels (by scene position), then Lloyd iterations until no
+    label changes (at most 100).
+
+    Tile-exact: under :mod:`pixfuse.tiling` the sample is gathered by scene coordinates and each
+    Lloyd iteration is one pass over the tiles (per-cluster counts and sums added up,
+    :func:`pixfuse.ops.gstats.iterate`), so the clusters, the per-cluster gains and the result
+    equal whole-image processing; the cost is one pass per iteration (typically 20-60).
 
     References
     ----------
@@ -625,23 +715,44 @@ def c_gsa(images: Sequence[np.ndarray], *, ratio: int | None = None, segments: i
     """
     pan, ms_lr, ms, r = prepare_inputs(images, ratio)
     h, w, nb = ms.shape
+    k = int(segments)
     pan_lp2 = decimate_nearest(lp_filter_gauss(pan, r), r)
     alpha = _gsa_weights(ms_lr, pan_lp2)
     i_lr = (ms * alpha[:-1]).sum(axis=2) + alpha[-1]
-    feats = ms.reshape(-1, nb) / np.where(ms.max(axis=(0, 1)) == 0, 1, ms.max(axis=(0, 1)))
-    labels = _kmeans(feats, int(segments), int(seed)).reshape(h, w)
-    details = pan - i_lr
-    out = np.empty_like(ms)
-    for b in range(nb):
-        coeff = np.zeros((h, w))
-        for lab in np.unique(labels):
-            m = labels == lab
-            iv, mv = i_lr[m], ms[:, :, b][m]
-            if iv.size > 1:  # per-cluster statistics: plain numpy (C-GSA is not tile-exact)
-                c = ((iv - iv.mean()) * (mv - mv.mean())).sum() / (iv.size - 1)
-                coeff[m] = c / iv.var(ddof=1)
-        out[:, :, b] = coeff * details + ms[:, :, b]
-    return out
+    mx = np.asarray(gstats.amax(ms, axis=(0, 1)))
+    feats = ms / np.where(mx == 0, 1, mx)
+    rec = gstats.active()
+    if rec is None:
+        labels = _kmeans(feats.reshape(-1, nb), k, int(seed)).reshape(h, w)
+    else:  # tiled: the same clustering of the whole scene, one Lloyd iteration per pass
+        labels = _kmeans_tiled(feats, k, int(seed), rec)
+
+    # per-cluster GSA gains cov(I, MS_b) / var(I): cluster sums, then centred cross products (additive over tiles)
+    def sums1(lab: np.ndarray, iv: np.ndarray, mv: np.ndarray) -> dict[str, np.ndarray]:
+        lab = lab.ravel()
+        return {"n": np.bincount(lab, minlength=k).astype(np.float64),
+                "si": np.bincount(lab, weights=iv.ravel(), minlength=k),
+                "sm": np.stack([np.bincount(lab, weights=mv[:, :, b].ravel(), minlength=k) for b in range(nb)], 1)}
+
+    s1 = gstats.total("cgsa-sums", lambda: sums1(labels, i_lr, ms),
+                      lambda rr: sums1(rr.core_of(labels), rr.core_of(i_lr), rr.core_of(ms)))
+    cnt = np.asarray(s1["n"])
+    mean_i = np.asarray(s1["si"]) / np.maximum(cnt, 1)
+    mean_m = np.asarray(s1["sm"]) / np.maximum(cnt, 1)[:, None]
+
+    def sums2(lab: np.ndarray, iv: np.ndarray, mv: np.ndarray) -> dict[str, np.ndarray]:
+        di = iv - mean_i[lab]
+        lab = lab.ravel()
+        return {"sii": np.bincount(lab, weights=(di * di).ravel(), minlength=k),
+                "sim": np.stack([np.bincount(lab, weights=(di * (mv[:, :, b] - mean_m[:, b][lab.reshape(di.shape)])
+                                                          ).ravel(), minlength=k) for b in range(nb)], 1)}
+
+    s2 = gstats.total("cgsa-cov", lambda: sums2(labels, i_lr, ms),
+                      lambda rr: sums2(rr.core_of(labels), rr.core_of(i_lr), rr.core_of(ms)))
+    gstats.checkpoint()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where((cnt > 1)[:, None], np.asarray(s2["sim"]) / np.asarray(s2["sii"])[:, None], 0.0)
+    return gain[labels] * (pan - i_lr)[:, :, None] + ms
 
 
 # ----------------------------------------------------------------------------- MRA methods

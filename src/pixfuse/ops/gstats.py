@@ -44,7 +44,7 @@ import numpy as np
 
 __all__ = [
     "mean", "var", "std", "cov", "lstsq", "gram", "scatter", "amin", "amax", "percentile", "total", "gather",
-    "checkpoint", "Recorder", "NotTileable", "recording", "active",
+    "iterate", "register_iteration", "checkpoint", "Recorder", "NotTileable", "recording", "active",
 ]
 
 
@@ -78,18 +78,33 @@ class Recorder:
         Collect only: :func:`checkpoint` ends the method early (raises
         :class:`CheckpointReached`, caught by the driver), skipping the work that
         follows the last statistic.
+    origin, scene_shape
+        Scene position (PAN pixels) of the core's top-left pixel and the scene's
+        (rows, cols), for statistics defined by scene coordinates (e.g. a random
+        pixel sample); None when unknown (:meth:`scene_core` then raises
+        :class:`NotTileable`).
     """
 
     def __init__(self, ext_shape: tuple[int, int], core: tuple[int, int, int, int], ratio: int,
                  fitted: dict[int, Any] | None = None, *, strict: bool = False,
-                 stop_at_checkpoint: bool = False) -> None:
+                 stop_at_checkpoint: bool = False, origin: tuple[int, int] | None = None,
+                 scene_shape: tuple[int, int] | None = None) -> None:
         self.ext_shape = tuple(int(v) for v in ext_shape)
         self.core = core
         self.ratio = int(ratio)
         self.fitted = fitted or {}
         self.strict = strict
         self.stop_at_checkpoint = stop_at_checkpoint
+        self.origin = None if origin is None else (int(origin[0]), int(origin[1]))
+        self.scene_shape = None if scene_shape is None else (int(scene_shape[0]), int(scene_shape[1]))
         self.entries: list[_Entry] = []
+
+    def scene_core(self) -> tuple[int, int, int, int, int, int]:
+        """``(row0, col0, rows, cols, scene_rows, scene_cols)``: the core's scene rectangle (PAN pixels)."""
+        if self.origin is None or self.scene_shape is None:
+            raise NotTileable("a statistic by scene coordinates needs the tile's scene position")
+        r0, r1, c0, c1 = self.core
+        return self.origin[0], self.origin[1], r1 - r0, c1 - c0, self.scene_shape[0], self.scene_shape[1]
 
     # --- mapping of array pixels to the core -------------------------------------------------
     def core_of(self, x: np.ndarray) -> np.ndarray:
@@ -182,6 +197,8 @@ def merge(kind: str, accs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
     if kind == "cat":
         return {k: (np.array(sum(a[k] for a in accs)) if k == "n" else np.concatenate([a[k] for a in accs], axis=0))
                 for k in accs[0]}
+    if kind.startswith("iter:"):  # sums add up; the state is the same on every tile once settled: the first one's
+        return {k: (sum(a[k] for a in accs) if k == "n" or k.startswith("sum.") else accs[0][k]) for k in accs[0]}
     out = {k: np.zeros_like(v) for k, v in accs[0].items()}
     for a in accs:
         for k in out:
@@ -212,6 +229,8 @@ def finalize(kind: str, acc: dict[str, np.ndarray], meta: dict[str, Any] | None 
         return {k: v for k, v in acc.items()}
     if kind in ("min", "max"):
         return acc["v"]
+    if kind.startswith("iter:"):
+        return _finalize_iteration(kind[5:], acc)
     raise ValueError(kind)
 
 
@@ -449,3 +468,84 @@ def amax(x: np.ndarray, axis: Any = None) -> Any:
         return _shape_result(_flat(x, axis).max(axis=0), axis)
 
     return _shape_result(_stat("max", acc, local, axis), axis)
+
+
+# --- scene-wide fixed-point iterations (Lloyd's k-means, ...) -------------------------------------
+
+_ITERATIONS: dict[str, Any] = {}
+
+
+def register_iteration(name: str, update: Any) -> None:
+    """Register the update rule of an iteration run by :func:`iterate`.
+
+    ``update(state, sums) -> (next_state, done)``: ``state`` and ``sums`` are dicts of
+    arrays (``sums`` added up over the whole scene); ``done`` True means ``state`` is
+    final, and ``next_state`` must then equal ``state``.
+    """
+    _ITERATIONS[name] = update
+
+
+def _split(acc: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: np.asarray(v) for k, v in acc.items() if k.startswith(prefix)}
+
+
+def _finalize_iteration(name: str, acc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if name not in _ITERATIONS:  # the methods register their rules on import
+        from .. import registry
+
+        registry.method_specs()
+    state, sums = _split(acc, "state."), _split(acc, "sum.")
+    nxt, done = _ITERATIONS[name](state, sums)
+    out = {"init." + k: v for k, v in _split(acc, "init.").items()}
+    out.update({"state." + k: v for k, v in state.items()})
+    out.update({"next." + k: np.asarray(v) for k, v in nxt.items()})
+    out["done"] = np.array(1.0 if done else 0.0)
+    return out
+
+
+def _same_state(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.shape(a[k]) == np.shape(b[k]) and np.array_equal(a[k], b[k]) for k in a)
+
+
+def iterate(name: str, init: dict[str, np.ndarray], core_fn: Any) -> tuple[dict[str, np.ndarray], bool]:
+    """One step per tiled pass of a scene-wide fixed-point iteration (tiled processing only).
+
+    An iteration whose every step needs sums over the whole scene (Lloyd's k-means: the
+    per-cluster sums of the pixels assigned to the current centres) cannot finish inside
+    one pass over the tiles.  Here it advances by one step per pass of the
+    :mod:`pixfuse.tiling` driver, whose passes repeat until every statistic settles:
+
+    * the state a tile starts from is the ``next`` state of the previous pass (the
+      same on every tile), or ``init`` in the first pass and whenever ``init`` changed
+      (it depends on earlier statistics that settled meanwhile);
+    * ``core_fn(rec, state)`` returns the tile's additive sums over its core for that state;
+    * after the pass the driver adds them up and calls the registered ``update``
+      (:func:`register_iteration`), which gives the next state and whether the
+      iteration is done; a done state reproduces itself, so the driver's passes reach
+      their fixed point exactly when the iteration has converged (at most
+      ``max_passes`` of :func:`pixfuse.tiling._drive`).
+
+    Returns ``(state, done)``: the scene's ``next`` state of the previous pass (final
+    when ``done``), or ``(init, False)`` in the first pass.  Each pass costs the
+    method's work up to this call on every tile: a k-means of T iterations costs about
+    T passes.  On a whole image (no recorder) this raises: run the iteration's own loop
+    there.
+    """
+    rec = _current.get()
+    if rec is None:
+        raise RuntimeError("gstats.iterate runs under tiled processing only")
+    kind = "iter:" + name
+    init = {k: np.asarray(v, dtype=np.float64) for k, v in init.items()}
+    prev = rec.fitted.get(len(rec.entries))
+    state = init
+    if prev is not None and prev[0] == kind and _same_state(_split(prev[1], "init."), init):
+        state = _split(prev[1], "next.")
+    sums = core_fn(rec, state)
+    acc: dict[str, np.ndarray] = {"n": np.array(1.0)}
+    acc.update({"init." + k: v for k, v in init.items()})
+    acc.update({"state." + k: np.asarray(v, dtype=np.float64) for k, v in state.items()})
+    acc.update({"sum." + k: np.asarray(v, dtype=np.float64) for k, v in sums.items()})
+    value = rec.take(kind, acc)
+    if value is None:
+        return init, False
+    return _split(value, "next."), bool(value["done"])
