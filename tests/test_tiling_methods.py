@@ -175,3 +175,43 @@ def test_geotiff_tiled_registered_method_equals_whole(tmp_path):
     ref = np.clip(np.rint(whole), 0, 2047)
     diff = np.abs(got.astype(np.int64) - ref.astype(np.int64))
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-4  # rounding ties only, scene border included
+
+
+def _halving_step(state, sums):
+    t = int(state["t"])
+    if t >= 5:
+        return state, True
+    return {"t": np.array(t + 1.0), "x": (state["x"] + sums["s"] / sums["n"]) / 2}, False
+
+
+gstats.register_iteration("test.halving", _halving_step)
+
+
+def _halving_method(images, ratio=4):
+    """x <- (x + scene mean) / 2, five times from 0: one step per tiled pass through gstats.iterate."""
+    pan = np.asarray(images[0], dtype=np.float64)
+    rec = gstats.active()
+    if rec is None:
+        x = 0.0
+        for _ in range(5):
+            x = (x + pan.mean()) / 2
+    else:
+        def sums(r, state):
+            core = r.core_of(pan)
+            return {"s": np.array(core.sum()), "n": np.array(float(core.size))}
+
+        state, _ = gstats.iterate("test.halving", {"t": np.array(0.0), "x": np.array(0.0)}, sums)
+        x = float(state["x"])
+    return np.full(pan.shape + (1,), x)
+
+
+def test_gstats_iterate_one_step_per_pass():
+    rng = np.random.default_rng(0)
+    pan, ms = rng.random((96, 96)), rng.random((24, 24, 2))
+    with pytest.raises(RuntimeError, match="tiled processing only"):
+        gstats.iterate("test.halving", {"t": np.array(0.0)}, lambda r, s: {})
+    out, info = pansharpen_array_tiled(pan, ms, _halving_method, tile=32, halo=8, return_info=True)
+    expected = pan.mean() * (1 - 2.0 ** -5)
+    assert info.tiles == 9 and info.passes >= 6  # five steps, each one pass, then the settled output pass
+    np.testing.assert_allclose(out, expected, rtol=1e-6)  # float32 output
+    np.testing.assert_allclose(_halving_method([pan, ms]), expected, rtol=1e-12)
