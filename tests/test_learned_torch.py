@@ -113,6 +113,16 @@ def test_losses_analytic_cases():
     # a sign-flipped gradient field is maximally wrong in direction
     _, parts = fusion_loss(1 - a, same, LossWeights())
     assert parts["ang"] > 1.99
+    # gradient gain: the target is gain x the sources' magnitude, so the source itself misses it by
+    # (gain - 1) x its mean magnitude, and the source scaled by the gain (about its mean) meets it
+    from pixfuse.learned.losses import sobel
+
+    gx, gy = sobel(a)
+    mag = float(torch.sqrt(gx**2 + gy**2 + 1e-12).mean())
+    _, parts = fusion_loss(a, same, LossWeights(grad_gain=1.5))
+    assert parts["grad"] == pytest.approx(0.5 * mag, rel=1e-4)
+    _, parts = fusion_loss(1.5 * (a - 0.5) + 0.5, same, LossWeights(grad_gain=1.5))
+    assert parts["grad"] < 1e-5 and parts["ang"] < 1e-4
 
 
 def test_cli_train_then_fuse_with_user_weights(cli, tmp_path):

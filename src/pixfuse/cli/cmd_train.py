@@ -37,6 +37,11 @@ def train_cmd(
     w_qabf: float = typer.Option(0.0, "--w-qabf", help="Weight of the Q_AB/F edge-preservation loss."),
     w_vif: float = typer.Option(0.0, "--w-vif", help="Weight of the VIF (information fidelity) loss."),
     max_pairs: int = typer.Option(0, "--max-pairs", help="Use only the first N training pairs (0 = all)."),
+    photometric: float = typer.Option(0.0, "--photometric", help="Fraction of crops whose sources are re-exposed "
+                                      "independently (random gamma, gain, noise, blur); 0 = none."),
+    swap: float = typer.Option(0.0, "--swap", help="Fraction of crops with the two sources exchanged; 0 = none."),
+    grad_gain: float = typer.Option(1.0, "--grad-gain", help="Gradient target = this gain x the sources' "
+                                    "maximal Sobel magnitude."),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Checkpoint interval (iterations)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -47,6 +52,10 @@ def train_cmd(
         raise fail(f"--task must be ivif or medical, not {task!r}")
     if target not in ("max", "saliency"):
         raise fail(f"--target must be max or saliency, not {target!r}")
+    if not (0 <= photometric <= 1 and 0 <= swap <= 1):
+        raise fail("--photometric and --swap are fractions between 0 and 1")
+    if not 0 < grad_gain <= 4:
+        raise fail("--grad-gain must be in (0, 4]")
     if out.suffix.lower() != ".npz":
         raise fail("--out must end in .npz")
     require_torch()
@@ -55,7 +64,8 @@ def train_cmd(
     cfg = TrainConfig(task=task, data=str(data), arch=model, iters=iters, seed=seed, batch=batch, crop=crop, lr=lr,
                       holdout_every=holdout_every, threads=threads, w_int=w_int, w_grad=w_grad, w_ssim=w_ssim,
                       w_angle=w_angle, target=target, w_qabf=w_qabf, w_vif=w_vif,
-                      max_pairs=max_pairs)
+                      max_pairs=max_pairs, photometric=photometric, swap=swap,
+                      grad_gain=grad_gain)
     command = "pixfuse " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if quiet:
         res = train(cfg, out, resume=resume, checkpoint_every=checkpoint_every, command=command)

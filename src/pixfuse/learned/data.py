@@ -121,10 +121,42 @@ def load_pair(pair: Pair) -> np.ndarray:
     return np.stack([a, b])
 
 
+def photometric_shift(c: np.ndarray, rng: np.random.Generator, gamma: float = 2.5, gain: float = 0.3,
+                      noise: float = 3.0, blur: float = 2.0) -> np.ndarray:
+    """Re-expose each source of a (2, h, w) crop independently: ``g * G_b(x)**p + n``, clipped to [0, 1].
+
+    ``p`` log-uniform in ``[1/gamma, gamma]``, ``g`` uniform in ``[gain, 1]``, ``n`` Gaussian with a standard
+    deviation uniform in ``[0, noise]`` grey levels (of 255); with probability 1/3 the source is first blurred
+    by a Gaussian of standard deviation uniform in ``[0.5, blur]`` pixels (``blur=0``: never).  Imitates the
+    darker, noisier, softer or differently exposed sources of other cameras (night visible images,
+    low-contrast thermal frames), and makes either source the one with the stronger local detail.
+    """
+    import cv2
+
+    out = np.empty_like(c)
+    for j in range(c.shape[0]):
+        p = float(np.exp(rng.uniform(-np.log(gamma), np.log(gamma))))
+        g = float(rng.uniform(gain, 1.0))
+        sd = float(rng.uniform(0.0, noise)) / 255.0
+        x = np.clip(c[j], 0, 1).astype(np.float32)
+        if blur > 0 and rng.random() < 1 / 3:
+            x = cv2.GaussianBlur(x, (0, 0), float(rng.uniform(0.5, blur)), borderType=cv2.BORDER_REFLECT_101)
+        x = g * np.power(x, p)
+        if sd > 0:
+            x = x + rng.normal(0.0, sd, x.shape)
+        out[j] = np.clip(x, 0, 1)
+    return out
+
+
 def sample_crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Generator,
-                 augment: bool = True) -> np.ndarray:
+                 augment: bool = True, photometric: float = 0.0, swap: float = 0.0) -> np.ndarray:
     """``n`` random ``size`` x ``size`` crops (2 channels each) with flips / 90-degree rotations.
 
+    With ``photometric`` > 0, that fraction of the crops (on average) also gets an independent
+    :func:`photometric_shift` of each source; those draws come after all the crop draws, so
+    ``photometric=0`` reproduces the crops of earlier versions exactly.  With ``swap`` > 0, that fraction of
+    the crops has its two sources exchanged (the unsupervised losses are symmetric in the sources, so a
+    swapped crop is as valid a training sample; it teaches the network to select by content, not by channel).
     Images smaller than ``size`` are reflect-padded.  Returns (n, 2, size, size) float32.
     """
     out = np.empty((n, 2, size, size), dtype=np.float32)
@@ -145,4 +177,12 @@ def sample_crops(images: list[np.ndarray], n: int, size: int, rng: np.random.Gen
                 c = c[:, :, ::-1]
             c = np.rot90(c, k=r >> 1, axes=(1, 2))
         out[k] = c
+    if photometric > 0:
+        for k in range(n):
+            if rng.random() < photometric:
+                out[k] = photometric_shift(out[k], rng)
+    if swap > 0:
+        for k in range(n):
+            if rng.random() < swap:
+                out[k] = out[k, ::-1].copy()
     return out

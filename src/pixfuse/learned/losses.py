@@ -8,7 +8,8 @@
   mean, as in the saliency-weighted targets of e.g. STDFusionNet / PIAFusion).
 * ``L_grad`` — L1 distance between the Sobel gradient magnitude of the fused
   image and the element-wise maximum of the sources' magnitudes (SeAFusion's
-  texture loss).
+  texture loss), optionally times a gain > 1 (``grad_gain``) that asks for
+  edges a little stronger than either source's.
 * ``L_ssim`` — ``1 - (SSIM(F, I_1) + SSIM(F, I_2)) / 2`` with the 11x11
   Gaussian window (sigma 1.5) and K = (0.01, 0.03) of Wang et al. 2004.
 * ``L_ang`` — angle-aware gradient-direction term after AngularFuse (Liu et
@@ -38,6 +39,7 @@ class LossWeights:
     target: str = "max"  # or "saliency"
     qabf: float = 0.0
     vif: float = 0.0
+    grad_gain: float = 1.0  # the gradient target is grad_gain * max(|grad I_1|, |grad I_2|)
 
 
 def sobel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,7 +155,7 @@ def fusion_loss(fused: torch.Tensor, x: torch.Tensor, lw: LossWeights) -> tuple[
     ma = torch.sqrt(ax**2 + ay**2 + 1e-12)
     mb = torch.sqrt(bx**2 + by**2 + 1e-12)
     mf = torch.sqrt(fx**2 + fy**2 + 1e-12)
-    l_grad = (mf - torch.maximum(ma, mb)).abs().mean()
+    l_grad = (mf - lw.grad_gain * torch.maximum(ma, mb)).abs().mean()
     pick_a = ma >= mb
     tx = torch.where(pick_a, ax, bx)
     ty = torch.where(pick_a, ay, by)

@@ -51,12 +51,18 @@ class TrainConfig:
     w_qabf: float = 0.0
     w_vif: float = 0.0
     max_pairs: int = 0  # 0 = all training pairs (small values for tests)
+    photometric: float = 0.0  # fraction of crops re-exposed by data.photometric_shift
+    swap: float = 0.0  # fraction of crops with the two sources exchanged
+    grad_gain: float = 1.0  # gradient target = grad_gain * max of the sources' Sobel magnitudes
 
     def key(self) -> dict[str, Any]:
         """The fields that must match for a checkpoint to be resumed (``data`` path excluded)."""
         d = dataclasses.asdict(self)
         d.pop("data")
         d.pop("threads")
+        for k, v in (("photometric", 0.0), ("swap", 0.0), ("grad_gain", 1.0)):  # options newer than old checkpoints
+            if d[k] == v:
+                d.pop(k)
         return d
 
 
@@ -121,7 +127,8 @@ def train(
     torch.manual_seed(cfg.seed)
     model = FusionNet(cfg.arch)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    lw = LossWeights(cfg.w_int, cfg.w_grad, cfg.w_ssim, cfg.w_angle, cfg.target, cfg.w_qabf, cfg.w_vif)
+    lw = LossWeights(cfg.w_int, cfg.w_grad, cfg.w_ssim, cfg.w_angle, cfg.target, cfg.w_qabf, cfg.w_vif,
+                    cfg.grad_gain)
     start, history, elapsed0, cpu0 = 0, [], 0.0, 0.0
     if resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
@@ -150,7 +157,8 @@ def train(
         model.train()
         while it < cfg.iters:
             rng = np.random.default_rng([cfg.seed, it])
-            x = torch.from_numpy(sample_crops(images, cfg.batch, cfg.crop, rng))
+            x = torch.from_numpy(sample_crops(images, cfg.batch, cfg.crop, rng, photometric=cfg.photometric,
+                                                      swap=cfg.swap))
             for g in opt.param_groups:
                 g["lr"] = _lr(cfg, it)
             fused = model(x)
