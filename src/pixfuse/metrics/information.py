@@ -393,16 +393,21 @@ def _seqsum(x: np.ndarray) -> np.ndarray:
     return s
 
 
-def _norm_win(x: np.ndarray) -> np.ndarray:
-    """Per window (column) min-max normalisation; a constant window becomes all ones."""
+def _norm_win(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """Per window (column) min-max normalisation; a constant window becomes all ones.
+
+    ``inplace=True`` writes the result into ``x`` (same arithmetic).
+    """
     mn = x.min(0)
-    rng = x.max(0) - mn
+    rng = x.max(0)
+    rng -= mn
     const = rng == 0
-    if const.any():
+    any_const = bool(const.any())
+    if any_const:
         rng[const] = 1.0
-    out = np.subtract(x, mn)
+    out = np.subtract(x, mn, out=x if inplace else None)
     out /= rng
-    if const.any():
+    if any_const:
         out[:, const] = 1.0
     return out
 
@@ -410,14 +415,18 @@ def _norm_win(x: np.ndarray) -> np.ndarray:
 _LN2 = float(np.log(2.0))
 
 
-def _xlnx_cols(x: np.ndarray, signed: bool = True) -> np.ndarray:
+def _xlnx_cols(x: np.ndarray, signed: bool = True, buf: np.ndarray | None = None) -> np.ndarray:
     """``sum_k x_k ln|x_k|`` per column, 0 where ``x_k = 0`` (the reference skips 0 log 0).
 
     ``|x| + 1e-300`` equals ``|x|`` for every value these pdfs can hold (anything
-    above ~1e-284) and keeps the logarithm finite at zero.
+    above ~1e-284) and keeps the logarithm finite at zero.  ``buf`` (same shape as
+    ``x``) is used as scratch space when given.
     """
-    ax = np.abs(x) if signed else x.copy()
-    ax += 1e-300
+    if signed:
+        ax = np.abs(x, out=buf)
+        ax += 1e-300
+    else:
+        ax = np.add(x, 1e-300, out=buf)
     np.log(ax, out=ax)
     return np.einsum("ij,ij->j", x, ax)
 
@@ -428,16 +437,29 @@ def _entropy_cols(x: np.ndarray) -> np.ndarray:
 
 
 class _Pdf:
-    """Per-window quantities of one normalised 9-value window set (columns of shape (9, n))."""
+    """Per-window quantities of one normalised 9-value window set (columns of shape (9, n)).
+
+    ``x`` is consumed: its buffer is reused for the centred pdf ``t``.
+    """
 
     def __init__(self, x: np.ndarray) -> None:
         n = x.shape[1]
-        tot = (x[0] + x[1] + x[2]) + (x[3] + x[4] + x[5]) + (x[6] + x[7] + x[8])
+        # (x1 + x2 + x3) + (x4 + x5 + x6) + (x7 + x8 + x9), as the reference, without temporaries
+        tot = np.add(x[0], x[1])
+        tot += x[2]
+        g = np.add(x[3], x[4])
+        g += x[5]
+        tot += g
+        np.add(x[6], x[7], out=g)
+        g += x[8]
+        tot += g
         self.pz = np.empty((10, n))  # the pdf, with a zero row for cells outside the grid
         np.divide(x, tot, out=self.pz[:9])
         self.pz[9] = 0.0
         self.p = p = self.pz[:9]
-        self.t = p - _seqsum(p) / 9  # centred, as the reference (decides the sign of c)
+        m = _seqsum(p)  # centred, as the reference (decides the sign of c)
+        m /= 9
+        self.t = np.subtract(p, m, out=x)
         self.tt = np.einsum("ij,ij->j", self.t, self.t)
         self.mom = _MOM @ p
         self.sd = np.sqrt(np.maximum(self.mom[1] - self.mom[0] ** 2, 0))
@@ -476,67 +498,93 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     The centring of the pdfs (whose rounding decides c == 0 for flat windows)
     follows the reference's summation order; the rest equals the grid computation
     up to rounding (tests: 1e-12 relative against a literal per-window transcription).
+    ``A`` is consumed (its pdf buffer receives the reversed pdfs of the c < 0 windows);
+    the lower-bound work is done on those windows only (a few percent on real images).
     """
     n = A.p.shape[1]
-    ap, fp = A.p, F.p
+    fp = F.p
     s = np.einsum("ij,ij->j", A.t, F.t)
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.where(s == 0, 0.0, s / np.sqrt(A.tt * F.tt))
-    pos = c >= 0
-    # the partner pdf: as is (upper bound) or reversed (lower bound); zero row appended
-    a2z = np.empty((10, n))
-    np.copyto(a2z[:9], ap)
-    np.copyto(a2z[:9], ap[::-1], where=~pos)
-    a2z[9] = 0.0
+    neg = np.flatnonzero(~(c >= 0))  # lower bound (NaN c as the reference's else branch)
+    # the partner pdf: as is (upper bound) or reversed (lower bound); zero row 9
+    a2z = A.pz
+    if neg.size:
+        a2z[:9, neg] = a2z[8::-1, neg]
     a2 = a2z[:9]
     acp = _cdf_rows(a2)
     fc, ac = fcp[1:], acp[1:]
-    lt = (ac[None, :, :] < fc[:, None, :]).view(np.uint8)  # (9, 9, n): A_j < F_i
+    lt = np.less(ac[None, :, :], fc[:, None, :]).view(np.uint8)  # (9, 9, n): A_j < F_i
     ka = lt.sum(1, dtype=np.uint8)  # A values before F_i (merge order, F first on ties)
     fa = lt.sum(0, dtype=np.uint8)  # F values after A_j
     # sum_ij min(F_i, A_j); for the lower bound sum_ij max(F_i + A_j - 1, 0)
     # = sum_i [9 F_i + min(F_i, A'_9)] - sum_ij min(F_i, A'_j)
-    bm = np.einsum("ij,ij->j", fc, 9 - ka) + np.einsum("ij,ij->j", ac, fa)
+    bsum = np.einsum("ij,ij->j", fc, 9 - ka)
+    bsum += np.einsum("ij,ij->j", ac, fa)
     fsum = F.mom[2]  # sum_i F_i = sum_k (10 - k) f_k
-    bsum = np.where(pos, bm, 9 * fsum + np.minimum(fc, ac[8]).sum(0) - bm)
-    cov = bsum - fsum * A.mom[2]
+    if neg.size:
+        bn = bsum[neg]
+        bsum[neg] = 9 * fsum[neg] + _seqsum(np.minimum(fc[:, neg], ac[8, neg])) - bn
+    cov = bsum
+    cov -= fsum * A.mom[2]
     sdp = F.sd * A.sd
     with np.errstate(invalid="ignore", divide="ignore"):
-        w = c / (cov / sdp)
-    w[(sdp == 0) | (pos & (c == 0))] = 0.0
+        cov /= sdp
+        w = c / cov
+    w[(sdp == 0) | (c == 0)] = 0.0
     # the 18 segments (previous merged value, v]: 9 ending at F_i, 9 ending at A_j;
     # x[:18] = q = (1-w) f a of their cells, x[18:] = q + w * (segment length)
     cols = np.arange(n)
     i_f = np.multiply(ka, n, dtype=np.intp)
     i_f += cols  # flat index of row ka
     i_a = np.multiply(fa, -n, dtype=np.intp)
-    i_a += 9 * n + cols  # flat index of row 9 - fa
+    cols += 9 * n
+    i_a += cols  # flat index of row 9 - fa
     u = 1.0 - w
     x = np.empty((36, n))
-    seg = x[18:]
-    np.maximum(fcp[:9], acp.ravel().take(i_f), out=seg[:9])
-    np.subtract(fc, seg[:9], out=seg[:9])
-    np.maximum(acp[:9], fcp.ravel().take(i_a), out=seg[9:])
-    np.subtract(ac, seg[9:], out=seg[9:])
-    np.copyto(seg[:9], 0.0, where=ka == 9)  # beyond A_9 / F_9: rounding slivers outside the grid
-    np.copyto(seg[9:], 0.0, where=fa == 0)
-    q = x[:18]
-    np.multiply(u * fp, a2z.ravel().take(i_f), out=q[:9])
-    np.multiply(u * F.pz.ravel().take(i_a), a2, out=q[9:])
+    seg, q = x[18:], x[:18]
+    sf_, sa_ = seg[:9], seg[9:]
+    # segment ending at F_i: F_i - max(F_(i-1), A_ka); ka = 9 (F_i beyond A_9, a rounding
+    # sliver outside the grid) must give 0: row 9 of the gathered table is set to +inf for
+    # the gather (F_i - inf, clamped to 0 below; true segments are >= 0), then restored.
+    # Indices are always in range: mode="wrap" only skips numpy's bounds check.
+    a9 = acp[9].copy()
+    acp[9] = np.inf
+    np.take(acp.ravel(), i_f, out=sf_, mode="wrap")
+    acp[9] = a9
+    np.maximum(sf_, fcp[:9], out=sf_)
+    np.subtract(fc, sf_, out=sf_)
+    np.maximum(sf_, 0.0, out=sf_)
+    f9 = fcp[9].copy()  # the same for the segments ending at A_j with fa = 0 (beyond F_9)
+    fcp[9] = np.inf
+    np.take(fcp.ravel(), i_a, out=sa_, mode="wrap")
+    fcp[9] = f9
+    np.maximum(sa_, acp[:9], out=sa_)
+    np.subtract(ac, sa_, out=sa_)
+    np.maximum(sa_, 0.0, out=sa_)
+    qf, qa = q[:9], q[9:]
+    np.take(a2z.ravel(), i_f, out=qf, mode="wrap")
+    qf *= fp * u
+    np.take(F.pz.ravel(), i_a, out=qa, mode="wrap")
+    qa *= u
+    qa *= a2
     seg *= w
     seg += q
     lx = np.abs(x)
     lx += 1e-300
     np.log(lx, out=lx)
-    corr = (np.einsum("ij,ij->j", x[:18], lx[:18]) - np.einsum("ij,ij->j", x[18:], lx[18:])) * (1.0 / _LN2)
+    corr = np.einsum("ij,ij->j", x[:18], lx[:18])
+    corr -= np.einsum("ij,ij->j", x[18:], lx[18:])
+    corr *= 1.0 / _LN2
     sa, sf = A.mom[3], F.mom[3]
     with np.errstate(divide="ignore"):
         l1w = np.log2(np.abs(u))
     l1w[u == 0] = 0.0
     joint = u * (sa * F.ent + sf * A.ent - l1w * sf * sa) + corr
-    mi_ = A.ent + F.ent - joint
+    ent = A.ent + F.ent
+    mi_ = ent - joint
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(mi_ == 0, 0.0, 2 * mi_ / (A.ent + F.ent))
+        return np.where(mi_ == 0, 0.0, 2 * mi_ / ent)
 
 
 def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray) -> np.ndarray:
@@ -544,7 +592,7 @@ def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray) -> np.ndarray:
 
     As the reference: FMI = 1 for a window equal to the fused one (for the second
     source compared with the fused window already normalised by the first test,
-    unless that test found equality).
+    unless that test found equality).  ``A`` and ``B`` are used as scratch space.
     """
     eq_a = (A == Fw).all(0)
     fn = _norm_win(Fw)
@@ -552,8 +600,8 @@ def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray) -> np.ndarray:
     F = _Pdf(fn)
     fcp = _cdf_rows(F.p)
     with np.errstate(invalid="ignore", divide="ignore"):
-        va = _fmi_core(_Pdf(_norm_win(A)), F, fcp)
-        vb = _fmi_core(_Pdf(_norm_win(B)), F, fcp)
+        va = _fmi_core(_Pdf(_norm_win(A, inplace=True)), F, fcp)
+        vb = _fmi_core(_Pdf(_norm_win(B, inplace=True)), F, fcp)
     va[eq_a] = 1.0
     vb[eq_b] = 1.0
     va += vb
