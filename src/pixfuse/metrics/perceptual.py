@@ -356,6 +356,12 @@ def _pc_filters(shape: tuple[int, int]) -> tuple[np.ndarray, list[float], list[t
     return bank, em_n, noise_sum
 
 
+#: elements (rows x cols) per band of the per-scale phase-congruency passes (operands ~cache-sized)
+_PC_BAND_ELEMS = 16384
+#: the same for the per-orientation 2-D passes
+_PC_BAND2_ELEMS = 65536
+
+
 def _median_pair(a: np.ndarray) -> tuple[float, float]:
     """The two middle order statistics of a non-negative float32 array (equal for odd sizes).
 
@@ -404,32 +410,43 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         covx2 = np.zeros(im.shape, f32)
         covy2 = np.zeros(im.shape, f32)
         covxy = np.zeros(im.shape, f32)
+        # per-orientation maps, and work buffers for a band of rows (all scales): the
+        # per-scale passes run band by band so that their operands stay in cache
+        an0 = np.empty(im.shape, f32)
+        sum_an = np.empty(im.shape, f32)
+        max_an = np.empty(im.shape, f32)
+        energy = np.empty(im.shape, f32)
+        band = max(1, _PC_BAND_ELEMS // max(cols, 1))
+        abuf = np.empty((nscale, band, cols), f32)
+        ebuf = np.empty((nscale, band, cols), f32)
         for o in range(norient):
             ang = o * np.pi / norient
             np.multiply(bank[o], imf_ri, out=spec)  # real filter times complex spectrum
             for s in range(nscale):
                 cv2.idft(spec[s], dst=spec[s], flags=cv2.DFT_COMPLEX_OUTPUT)
             eo = spec.view(np.complex64)[..., 0]
-            an = np.abs(eo)  # (nscale, rows, cols) amplitudes
-            E = eo.real.copy()
-            O = eo.imag.copy()
-            sum_an = an.sum(0)
-            max_an = an.max(0)
-            sum_e = E.sum(0)
-            sum_o = O.sum(0)
-            xe = np.sqrt(sum_e * sum_e + sum_o * sum_o)
-            xe += eps
-            me = sum_e / xe
-            mo = sum_o / xe
-            energy = sum_e * me
-            energy += sum_o * mo
-            E *= mo
-            O *= me
-            E -= O
-            np.abs(E, out=E)
-            energy -= E.sum(0)
+            for r0 in range(0, rows, band):
+                r1 = min(rows, r0 + band)
+                e = eo[:, r0:r1]
+                an = np.abs(e, out=abuf[:, :r1 - r0])  # (nscale, band, cols) amplitudes
+                an0[r0:r1] = an[0]
+                np.sum(an, axis=0, out=sum_an[r0:r1])
+                np.max(an, axis=0, out=max_an[r0:r1])
+                sum_e = e.real.sum(0)
+                sum_o = e.imag.sum(0)
+                xe = np.sqrt(sum_e * sum_e + sum_o * sum_o)
+                xe += eps
+                me = sum_e / xe
+                mo = sum_o / xe
+                en = np.multiply(sum_e, me, out=energy[r0:r1])
+                en += sum_o * mo
+                E = np.multiply(e.real, mo, out=ebuf[:, :r1 - r0])
+                O = np.multiply(e.imag, me, out=an)
+                E -= O
+                np.abs(E, out=E)
+                en -= E.sum(0)
             # noise: median of the smallest scale's squared amplitude (Rayleigh fit)
-            lo, hi = _median_pair(an[0])
+            lo, hi = _median_pair(an0)
             median_e2n = (lo * lo + hi * hi) / 2
             mean_e2n = -median_e2n / np.log(0.5)
             noise_power = mean_e2n / em_n[o]
@@ -437,24 +454,30 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
             est2 = 2 * noise_power * s_an2 + 4 * noise_power * s_aiaj
             tau = np.sqrt(est2 / 2)
             T = (tau * np.sqrt(np.pi / 2) + k * np.sqrt((2 - np.pi / 2) * tau * tau)) / 1.7
-            energy -= f32(T)
-            np.maximum(energy, 0, out=energy)
-            max_an += eps
-            width = np.divide(sum_an, max_an, out=max_an)
-            width *= f32(-g / nscale)
-            width += f32(cut * g)
-            weight = np.exp(width, out=width)  # 1 / (1 + exp((cut - width) g))
-            weight += 1
-            energy /= weight  # e_o = weight * energy
-            total_an += sum_an
-            total_e += energy
-            with np.errstate(divide="ignore", invalid="ignore"):
-                pc_o = np.divide(energy, sum_an, out=energy)
-            cx = pc_o * f32(np.cos(ang))
-            cy = pc_o * f32(np.sin(ang))
-            covx2 += cx * cx
-            covy2 += cy * cy
-            covxy += cx * cy
+            T = f32(T)
+            cs, sn = f32(np.cos(ang)), f32(np.sin(ang))
+            band2 = max(1, _PC_BAND2_ELEMS // max(cols, 1))
+            for r0 in range(0, rows, band2):
+                r1 = min(rows, r0 + band2)
+                en, s_an, m_an = energy[r0:r1], sum_an[r0:r1], max_an[r0:r1]
+                en -= T
+                np.maximum(en, 0, out=en)
+                m_an += eps
+                width = np.divide(s_an, m_an, out=m_an)
+                width *= f32(-g / nscale)
+                width += f32(cut * g)
+                weight = np.exp(width, out=width)  # 1 / (1 + exp((cut - width) g))
+                weight += 1
+                en /= weight  # e_o = weight * energy
+                total_an[r0:r1] += s_an
+                total_e[r0:r1] += en
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    pc_o = np.divide(en, s_an, out=en)
+                cx = pc_o * cs
+                cy = pc_o * sn
+                covx2[r0:r1] += cx * cx
+                covy2[r0:r1] += cy * cy
+                covxy[r0:r1] += cx * cy
         pc = total_e.astype(np.float64) / (total_an.astype(np.float64) + 1e-4)
         covx2 = covx2.astype(np.float64) / (norient / 2)
         covy2 = covy2.astype(np.float64) / (norient / 2)
@@ -478,17 +501,27 @@ def _zhao_cc(i1: np.ndarray, i2: np.ndarray, imax: np.ndarray, imf: np.ndarray, 
 
     c = 1e-4
     mf = gf(imf)
-    sf = gf(imf * imf) - mf * mf
+    sf = gf(imf * imf)
+    sf -= mf * mf
     result = None
     for im, mk in ((i1, m1), (i2, m2), (imax, m3)):
         im = mk * im
         mu = gf(im)
-        s = gf(im * im) - mu * mu
-        sxf = gf(im * imf) - mu * mf
+        s = gf(im * im)
+        s -= mu * mu
+        np.multiply(im, imf, out=im)
+        r = gf(im)  # sxf, then the ratio, in place
+        mu *= mf
+        r -= mu
+        r += c
+        s *= sf
+        np.abs(s, out=s)
+        np.sqrt(s, out=s)
+        s += c
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = (sxf + c) / (np.sqrt(np.abs(s * sf)) + c)  # evaluated everywhere, kept inside the mask
-        r = np.where(mk, r, 0.0)
-        result = r if result is None else np.maximum(result, r)
+            r /= s  # evaluated everywhere, kept inside the mask
+        np.copyto(r, 0.0, where=~mk)
+        result = r if result is None else np.maximum(result, r, out=result)
     a3 = m3.sum()
     return float(result.sum() / a3) if a3 > 0 else 0.0
 
