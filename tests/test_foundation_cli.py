@@ -121,3 +121,54 @@ def test_readme_tables_match_registry():
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_readme_tables.py"), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_command_module_map_and_lean_start_up(tmp_path):
+    """`pixfuse CMD` imports only CMD's module: every map entry names the module that registers it; a fusion
+    command imports neither pydantic (typer's coercion is bypassed for plain types) nor rich nor the metrics."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = (
+        "import importlib, pixfuse.cli as c, pixfuse.cli._app as a\n"
+        "for name, mod in sorted(c._COMMAND_MODULES.items()):\n"
+        "    before = {x.name for x in a.app.registered_commands} | {g.name for g in a.app.registered_groups}\n"
+        "    m = importlib.import_module('pixfuse.cli.' + mod)\n"
+        "    owned = {x.name for x in a.app.registered_commands if x.callback.__module__ == m.__name__}\n"
+        "    owned |= {g.name for g in a.app.registered_groups if g.typer_instance.registered_commands\n"
+        "              and g.typer_instance.registered_commands[0].callback.__module__ == m.__name__}\n"
+        "    assert name in owned, (name, mod, owned)\n"
+        "c._load_commands()\n"
+        "allnames = {x.name for x in a.app.registered_commands} | {g.name for g in a.app.registered_groups}\n"
+        "assert allnames == set(c._COMMAND_MODULES), allnames ^ set(c._COMMAND_MODULES)\n"
+        "print('ok')\n"
+    )
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    a = data_path("multi_focus", "lytro", "lytro_01_A.jpg")
+    b = data_path("multi_focus", "lytro", "lytro_01_B.jpg")
+    out = tmp_path / "f.png"
+    code = (
+        "import sys\n"
+        f"sys.argv = ['pixfuse', 'fuse', '--task', 'multi_focus', '-o', {str(out)!r}, {str(a)!r}, {str(b)!r},"
+        " '--bit-depth', '8', '-p', 'r=5']\n"
+        "from pixfuse.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('pydantic', 'rich') or m.startswith('pixfuse.metrics')"
+        " or m == 'pixfuse.cli.cmd_bench']\n"
+        "assert not bad, bad\n"
+        "print('ok')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr
+    assert out.exists()
+    # plain-type coercion: a bad integer is a usage error naming the option, a good one works
+    r = run_cli("fuse", a, b, "--task", "multi_focus", "-o", tmp_path / "g.png", "--bit-depth", "x1")
+    assert r.returncode == 2 and "--bit-depth" in r.stderr and "not a valid integer" in r.stderr
+    _no_traceback(r)

@@ -233,8 +233,13 @@ def _load_all() -> None:
     from . import metrics  # noqa: F401
 
 
+def _load_methods() -> None:
+    """Import only the method modules (a fusion command does not need the metrics' imports)."""
+    from . import methods  # noqa: F401
+
+
 def get_method(name: str) -> MethodSpec:
-    _load_all()
+    _load_methods()
     key = name.lower()
     if key not in _METHODS and key not in _METHOD_ALIASES:
         key = key.replace("_", "-")
@@ -252,7 +257,7 @@ def get_method(name: str) -> MethodSpec:
 
 def list_methods(task: str | None = None) -> list[dict[str, Any]]:
     """Metadata of every registered method, optionally only those serving ``task``."""
-    _load_all()
+    _load_methods()
     if task is not None and task not in TASKS:
         raise ParameterError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
     return [
@@ -263,7 +268,7 @@ def list_methods(task: str | None = None) -> list[dict[str, Any]]:
 
 
 def method_specs(task: str | None = None) -> list[MethodSpec]:
-    _load_all()
+    _load_methods()
     return [s for s in _METHODS.values() if task is None or task in s.tasks]
 
 

@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from ._app import app, fail
+from ._app import app, fail, stderr_console
 
 
 @app.command("datasets")
@@ -40,6 +38,9 @@ def datasets_cmd(
                                     "licence": e.licence, "files": len(e.files) or None, "pinned": e.pinned}
                                    for e in cat.values()], indent=1))
             return
+        from rich.console import Console
+        from rich.table import Table
+
         t = Table(title="datasets for `pixfuse datasets download NAME --to DIR`")
         for c in ("name", "task", "content", "checksums", "licence / terms"):
             t.add_column(c, overflow="fold")
@@ -56,7 +57,7 @@ def datasets_cmd(
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                      console=Console(stderr=True)) as prog:
+                      console=stderr_console()) as prog:
             tid = prog.add_task(f"download {a[1]}", total=None)
             path = download_dataset(a[1], to, mirror=mirror, catalog=catalog, allow_unpinned=allow_unpinned,
                                     progress=lambda n: prog.advance(tid, n))

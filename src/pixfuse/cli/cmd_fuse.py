@@ -7,13 +7,9 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from ..errors import PixfuseError
-from ._app import app, fail, parse_params
-
-console = Console(stderr=True)
+from ._app import app, fail, parse_params, stderr_console
 
 
 def _fuse_files(paths: list[Path], out: Path, method: Optional[str], task: Optional[str],
@@ -98,7 +94,7 @@ def _batch(dirs: list[Path], outdir: Path, method: str, task: Optional[str], par
     failures: list[tuple[str, str]] = []
     done = skipped = 0
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console) as prog:
+                  console=stderr_console()) as prog:
         t = prog.add_task(f"fusing ({method})", total=len(common))
         for stem in common:
             out = outdir / f"{stem}{ext}"
@@ -111,11 +107,11 @@ def _batch(dirs: list[Path], outdir: Path, method: str, task: Optional[str], par
                 except PixfuseError as exc:
                     failures.append((stem, str(exc)))
             prog.advance(t)
-    console.print(f"fused {done}, skipped {skipped} existing, failed {len(failures)}; output in {outdir}")
+    stderr_console().print(f"fused {done}, skipped {skipped} existing, failed {len(failures)}; output in {outdir}")
     for stem in missing:
-        console.print(f"[yellow]unpaired[/]: {stem} (not present in every folder)")
+        stderr_console().print(f"[yellow]unpaired[/]: {stem} (not present in every folder)")
     for stem, msg in failures:
-        console.print(f"[red]failed[/]: {stem}: {msg}")
+        stderr_console().print(f"[red]failed[/]: {stem}: {msg}")
     if failures:
         raise typer.Exit(1)
 
@@ -132,6 +128,9 @@ def methods_cmd(
     if as_json:
         typer.echo(json.dumps(rows, indent=1, default=str))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"pixfuse methods{f' for {task}' if task else ''}", show_lines=False)
     for col in ("name", "family", "tasks", "inputs", "colour", "parameters", "citation"):
         table.add_column(col, overflow="fold")

@@ -9,13 +9,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from ..errors import PixfuseError
-from ._app import app, fail
-
-console = Console(stderr=True)
+from ._app import app, fail, stderr_console
 
 
 def _names(metrics: Optional[list[str]]) -> list[str] | str:
@@ -59,7 +55,7 @@ def _score(fused: Path, sources: list[Path], reference: Optional[Path], names: l
 
 def _note_skipped(skipped: dict[str, str], where: str = "") -> None:
     for name, why in skipped.items():
-        console.print(f"note: skipped {name}{where}: {why}", markup=False, highlight=False)
+        stderr_console().print(f"note: skipped {name}{where}: {why}", markup=False, highlight=False)
 
 
 @app.command("metrics")
@@ -119,6 +115,9 @@ def metrics_cmd(
             w.writerow([k, repr(v["value"]), v["convention"]])
         typer.echo(buf.getvalue().rstrip("\n"))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=str(fused))
     for col in ("metric", "value", "better", "convention"):
         table.add_column(col)
@@ -150,7 +149,7 @@ def _folder(fused_dir: Path, src_dirs: list[Path], ref_dir: Optional[Path], name
     failures: list[tuple[str, str]] = []
     skipped: dict[str, tuple[int, str]] = {}  # metric -> (images skipped, first reason)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console) as prog:
+                  console=stderr_console()) as prog:
         t = prog.add_task("scoring", total=len(common))
         for stem in common:
             try:
@@ -168,7 +167,7 @@ def _folder(fused_dir: Path, src_dirs: list[Path], ref_dir: Optional[Path], name
             prog.advance(t)
     if not rows:
         for stem, msg in failures:
-            console.print(f"[red]failed[/]: {stem}: {msg}")
+            stderr_console().print(f"[red]failed[/]: {stem}: {msg}")
         raise fail("no image could be scored")
     mean = {"image": "mean"}
     for c in cols:
@@ -182,13 +181,13 @@ def _folder(fused_dir: Path, src_dirs: list[Path], ref_dir: Optional[Path], name
         for r in [*rows, mean]:
             w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
     tmp.replace(output)
-    console.print(f"scored {len(rows)} image(s), failed {len(failures)}; wrote {output}")
+    stderr_console().print(f"scored {len(rows)} image(s), failed {len(failures)}; wrote {output}")
     for k, (count, why) in skipped.items():
         _note_skipped({k: why}, f" on {count} image(s)")
     for stem in missing:
-        console.print(f"[yellow]unpaired[/]: {stem} (not present in every folder)")
+        stderr_console().print(f"[yellow]unpaired[/]: {stem} (not present in every folder)")
     for stem, msg in failures:
-        console.print(f"[red]failed[/]: {stem}: {msg}")
+        stderr_console().print(f"[red]failed[/]: {stem}: {msg}")
     if failures:
         raise typer.Exit(1)
 
@@ -205,6 +204,9 @@ def list_metrics_cmd(
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"pixfuse metrics{f' for {task}' if task else ''}")
     for col in ("name", "display", "family", "better", "needs", "convention", "aliases"):
         table.add_column(col, overflow="fold")

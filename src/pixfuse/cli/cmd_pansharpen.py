@@ -6,11 +6,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from ._app import app, fail, parse_params
-
-console = Console(stderr=True)
+from ._app import app, fail, parse_params, stderr_console
 
 
 @app.command("pansharpen")
@@ -56,7 +53,7 @@ def pansharpen_cmd(
                                   bits=bits, workers=workers, scheduler=scheduler, overwrite=overwrite, **params)
     else:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TimeRemainingColumn(), console=console) as prog:
+                      TimeRemainingColumn(), console=stderr_console()) as prog:
             task = prog.add_task(f"{spec.name}: tiles", total=None)
 
             def progress(done: int, total: int, phase: str) -> None:
@@ -67,6 +64,6 @@ def pansharpen_cmd(
                                       progress=progress, **params)
     dt = time.perf_counter() - t0
     if not quiet:
-        console.print(f"{info.tiles} tiles, {info.passes} pass{'es' if info.passes > 1 else ''}, "
+        stderr_console().print(f"{info.tiles} tiles, {info.passes} pass{'es' if info.passes > 1 else ''}, "
                       f"{info.statistics} global statistics, {dt:.1f} s")
     typer.echo(str(info.output))

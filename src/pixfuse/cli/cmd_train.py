@@ -7,12 +7,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from ..errors import PixfuseError
-from ._app import app, fail
-
-console = Console(stderr=True)
+from ._app import app, fail, stderr_console
 
 
 @app.command("train")
@@ -73,7 +70,7 @@ def train_cmd(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      TextColumn("{task.fields[loss]}"), console=console) as prog:
+                      TextColumn("{task.fields[loss]}"), console=stderr_console()) as prog:
             t = prog.add_task(f"training {model} ({task})", total=iters, loss="")
 
             def cb(it: int, total: int, parts: dict[str, float]) -> None:
