@@ -832,31 +832,71 @@ def spd_mef(images: Sequence[np.ndarray], *, p: float = 4.0, g_sigma: float = 0.
 # ----------------------------------------------------------------------------- fast multi-scale SPD-MEF
 
 def _fmspd_detail(X: list[np.ndarray], p: float, r: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """One scale of fast SPD-MEF: structure/strength detail term and the local means."""
+    """One scale of fast SPD-MEF: structure/strength detail term and the local means.
+
+    Patch statistics are float32 box means (as :func:`pixfuse.ops.filters.box_mean`,
+    whose arithmetic this repeats with the window counts computed once, and
+    the three channels filtered in one call); the structure weights are
+    float64.  At the (colour) finest scale the detail ``sum_k box(W_k) X_k -
+    box(W_k mu_k)`` is accumulated in float32 (it is added to a float32
+    result; about 1e-7 from a float64 sum), at the grey coarser scales in
+    float64.
+    """
     R = 2 * r + 1
+    ksize = (R, R)
     colour = X[0].ndim == 3
+    count = cv2.boxFilter(np.ones(X[0].shape[:2], np.float32), cv2.CV_32F, ksize, normalize=False,
+                          borderType=cv2.BORDER_CONSTANT)
+    count3 = cv2.merge([count, count, count]) if colour else count
+
+    def bmean(a: np.ndarray) -> np.ndarray:
+        s = cv2.boxFilter(a, cv2.CV_32F, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        return cv2.divide(s, count3 if a.ndim == 3 else count, dst=s)
+
+    def chan_mean(a: np.ndarray) -> np.ndarray:       # ((c0 + c1) + c2) / 3, as np.mean over a stack
+        c = cv2.split(a)
+        m = cv2.add(c[0], c[1])
+        cv2.add(m, c[2], dst=m)
+        return np.divide(m, np.float32(3), out=m)
+
+    X32 = [x if x.dtype == np.float32 else x.astype(np.float32) for x in X]
     means, strengths = [], []
-    for x in X:
+    for xf in X32:
         if colour:
-            m = np.mean([box_mean(x[:, :, c], r) for c in range(3)], axis=0)
-            sq = np.mean([box_mean(x[:, :, c] * x[:, :, c], r) for c in range(3)], axis=0)
-            v = sq - m * m
-            c_ = np.sqrt(np.maximum(v, 0)) * math.sqrt(3 * R * R) + 1e-12
+            m = chan_mean(bmean(xf))
+            sq = chan_mean(bmean(cv2.multiply(xf, xf)))
+            gain = math.sqrt(3 * R * R)
         else:
-            m = box_mean(x, r)
-            v = box_mean(x * x, r) - m * m
-            c_ = np.sqrt(np.maximum(v, 0)) * R + 1e-12
+            m = bmean(xf)
+            sq = bmean(cv2.multiply(xf, xf))
+            gain = R
+        v = sq - m * m
+        np.maximum(v, 0, out=v)
+        np.sqrt(v, out=v)
+        v *= gain
+        v += 1e-12
         means.append(m.astype(np.float64))
-        strengths.append(c_.astype(np.float64))
+        strengths.append(v.astype(np.float64))
     Cs = np.stack(strengths)
     cmax = Cs.max(axis=0)
     wd = cmax * Cs ** (p - 1) / (Cs ** p + 1e-12).sum(axis=0)
-    out = None
+    out: np.ndarray | None = None
+    w1sum: np.ndarray | None = None
     for k, x in enumerate(X):
-        w2 = box_mean(wd[k].astype(np.float32), r).astype(np.float64)
-        w1 = box_mean((means[k] * wd[k]).astype(np.float32), r).astype(np.float64)
-        t = (x * w2[:, :, None] - w1[:, :, None]) if colour else (x * w2 - w1)
-        out = t if out is None else out + t
+        w2 = bmean(wd[k].astype(np.float32))
+        w1 = bmean((means[k] * wd[k]).astype(np.float32))
+        if colour:                       # sum_k X_k box(W_k), minus sum_k box(W_k mu_k) once at the end
+            w2 = cv2.cvtColor(w2, cv2.COLOR_GRAY2RGB)
+            if out is None:
+                out, w1sum = cv2.multiply(X32[k], w2), w1
+            else:
+                cv2.accumulateProduct(X32[k], w2, out)
+                cv2.add(w1sum, w1, dst=w1sum)
+        else:
+            t = x * w2.astype(np.float64) - w1.astype(np.float64)
+            out = t if out is None else out + t
+    if colour:
+        cv2.subtract(out, cv2.cvtColor(w1sum, cv2.COLOR_GRAY2RGB), dst=out)
     return out, means
 
 
@@ -975,7 +1015,7 @@ def fmspd_mef(images: Sequence[np.ndarray], *, p: float = 4.0, r: int = 4, degho
     h, w = X[0].shape[:2]
     details: list[np.ndarray] = []
     shapes: list[tuple[int, int]] = []
-    d1, means = _fmspd_detail([x.astype(np.float64) for x in X], p, r)
+    d1, means = _fmspd_detail(X if X[0].ndim == 3 else [x.astype(np.float64) for x in X], p, r)
     details.append(d1)
     shapes.append((h, w))
     cur = [m[::2, ::2] for m in means]
