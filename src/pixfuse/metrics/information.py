@@ -110,8 +110,11 @@ def _mi_vifb(a: np.ndarray, b: np.ndarray) -> float:
             return np.zeros_like(x)
         return (x - lo) / (hi - lo)
 
-    ia = C.mround(norm(a) * 255)  # int16(x*255): round half away from zero
-    ib = C.mround(norm(b) * 255)
+    def bins(x: np.ndarray) -> np.ndarray:  # int16(x*255): round half away from zero; per image
+        return C.memo(("mi_vifb_bins",), lambda: C.mround(norm(x) * 255), x)
+
+    ia = bins(a)
+    ib = bins(b)
     return mutual_information(ia, ib, np.e)
 
 
@@ -184,11 +187,17 @@ def normalize1(x: np.ndarray) -> np.ndarray:
     """Z. Liu's ``normalize1``: min-max to 0-255 and round.
 
     A constant image (which MATLAB turns into NaN, 0/0) becomes all zeros here.
+    Memoised per input array (NMI, Q_TE, Q_NCIE, Q_CB and Q_CV normalise the same
+    images); the result is shared, callers must not modify it.
     """
-    lo, hi = x.min(), x.max()
-    if hi == lo:
-        return np.zeros_like(x) if lo != 0 else x
-    return C.mround((x - lo) / (hi - lo) * 255)
+
+    def f() -> np.ndarray:
+        lo, hi = x.min(), x.max()
+        if hi == lo:
+            return np.zeros_like(x) if lo != 0 else x
+        return C.mround((x - lo) / (hi - lo) * 255)
+
+    return C.memo(("normalize1",), f, x)
 
 
 def _joint_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -365,7 +374,7 @@ def _feature(x: np.ndarray, kind: str) -> np.ndarray:
 
 #: windows per batch in the FMI computation (~150 float64 per window: the temporaries stay cache-sized;
 #: fewer, larger batches cut the per-call overhead of the ~300 numpy calls per batch)
-_FMI_CHUNK = 4096
+_FMI_CHUNK = 6144
 #: moments of a 9-bin pdf: sum i p_i, sum i^2 p_i, sum (10 - i) p_i, sum p_i
 _MOM = np.array([np.arange(1.0, 10.0), np.arange(1.0, 10.0) ** 2, 10.0 - np.arange(1.0, 10.0), np.ones(9)])
 
@@ -498,14 +507,14 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     The centring of the pdfs (whose rounding decides c == 0 for flat windows)
     follows the reference's summation order; the rest equals the grid computation
     up to rounding (tests: 1e-12 relative against a literal per-window transcription).
+    Call it with floating-point "divide" and "invalid" warnings silenced (as :func:`_fmi_map` does).
     ``A`` is consumed (its pdf buffer receives the reversed pdfs of the c < 0 windows);
     the lower-bound work is done on those windows only (a few percent on real images).
     """
     n = A.p.shape[1]
     fp = F.p
     s = np.einsum("ij,ij->j", A.t, F.t)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.where(s == 0, 0.0, s / np.sqrt(A.tt * F.tt))
+    c = np.where(s == 0, 0.0, s / np.sqrt(A.tt * F.tt))
     neg = np.flatnonzero(~(c >= 0))  # lower bound (NaN c as the reference's else branch)
     # the partner pdf: as is (upper bound) or reversed (lower bound); zero row 9
     a2z = A.pz
@@ -528,9 +537,8 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     cov = bsum
     cov -= fsum * A.mom[2]
     sdp = F.sd * A.sd
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov /= sdp
-        w = c / cov
+    cov /= sdp
+    w = c / cov
     w[(sdp == 0) | (c == 0)] = 0.0
     # the 18 segments (previous merged value, v]: 9 ending at F_i, 9 ending at A_j;
     # x[:18] = q = (1-w) f a of their cells, x[18:] = q + w * (segment length)
@@ -577,14 +585,12 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     corr -= np.einsum("ij,ij->j", x[18:], lx[18:])
     corr *= 1.0 / _LN2
     sa, sf = A.mom[3], F.mom[3]
-    with np.errstate(divide="ignore"):
-        l1w = np.log2(np.abs(u))
+    l1w = np.log2(np.abs(u))
     l1w[u == 0] = 0.0
     joint = u * (sa * F.ent + sf * A.ent - l1w * sf * sa) + corr
     ent = A.ent + F.ent
     mi_ = ent - joint
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(mi_ == 0, 0.0, 2 * mi_ / ent)
+    return np.where(mi_ == 0, 0.0, 2 * mi_ / ent)
 
 
 def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray) -> np.ndarray:
