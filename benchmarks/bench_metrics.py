@@ -4,7 +4,8 @@ Usage::
 
     PYTHONPATH=src python benchmarks/bench_metrics.py [--repeat 3] [--octave-ref DIR]
 
-Runs on one core (OpenCV, BLAS and scipy.fft threads pinned to 1).  Inputs:
+Runs on one core (OpenCV threads, the BLAS/OpenMP pools via threadpoolctl and scipy.fft pinned to 1;
+the thread counts are printed).  Inputs:
 ../shared/data/ivif/msrs/00537D (IR grey, VIS RGB, 640x480); the fused image is
 the mean of IR and the VIS luminance (grey, 8-bit), so every metric sees the
 grey-fused case.  Per-metric times are cold (own cache scope); the suites are
@@ -36,6 +37,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 cv2.setNumThreads(1)
+
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+# belt and braces: the environment variables above only act if numpy was not loaded with other settings
+_POOLS = threadpool_limits(limits=1)
 
 import pixfuse  # noqa: E402
 from pixfuse.errors import PixfuseError  # noqa: E402
@@ -86,6 +92,8 @@ def main() -> None:
     names = sorted(s.name for s in specs)
     pixfuse.evaluate(f, src, ["qp", "qcb", "qcv"])  # build the cached filter banks once
     print(f"pixfuse metrics on a {f.shape[1]}x{f.shape[0]} IVIF pair (MSRS 00537D), one core, best of {args.repeat}")
+    pools = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info()) or "none"
+    print(f"threads: OpenCV {cv2.getNumThreads()}, native pools {pools}, scipy.fft workers 1 (default)")
     print(f"start: {_loadavg()}")
     print(f"{'metric':22s} {'convention':48s} {'wall [ms]':>10s} {'CPU [ms]':>10s}  value")
     total = [0.0, 0.0]

@@ -374,7 +374,7 @@ def _feature(x: np.ndarray, kind: str) -> np.ndarray:
 
 #: windows per batch in the FMI computation (~150 float64 per window: the temporaries stay cache-sized;
 #: fewer, larger batches cut the per-call overhead of the ~300 numpy calls per batch)
-_FMI_CHUNK = 6144
+_FMI_CHUNK = 5120
 #: moments of a 9-bin pdf: sum i p_i, sum i^2 p_i, sum (10 - i) p_i, sum p_i
 _MOM = np.array([np.arange(1.0, 10.0), np.arange(1.0, 10.0) ** 2, 10.0 - np.arange(1.0, 10.0), np.ones(9)])
 
@@ -618,11 +618,11 @@ def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray) -> np.ndarray:
 def _edge_codes(x: np.ndarray) -> np.ndarray:
     """9-bit code of every 3x3 window of a 0/1 image (bit k = column-major element k)."""
     nr, nc = x.shape[0] - 2, x.shape[1] - 2
-    xi = x.astype(np.int64)
-    code = np.zeros((nr, nc), dtype=np.int64)
+    xi = x.astype(np.uint16)
+    code = np.zeros((nr, nc), dtype=np.uint16)
     for k in range(9):
         dc, dr = divmod(k, 3)
-        code |= xi[dr:dr + nr, dc:dc + nc] << k
+        code |= xi[dr:dr + nr, dc:dc + nc] << np.uint16(k)
     return code.ravel()
 
 
@@ -634,7 +634,9 @@ def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge"
     """
     fa, fb, ff = _feature(a, feature), _feature(b, feature), _feature(f, feature)
     if feature == "edge":  # binary windows: evaluate each distinct (a, b, f) triple once
-        code = (_edge_codes(fa) << 18) | (_edge_codes(fb) << 9) | _edge_codes(ff)
+        code = _edge_codes(fa).astype(np.int32) << 18  # 27-bit codes
+        code |= _edge_codes(fb).astype(np.int32) << 9
+        code |= _edge_codes(ff)
         uniq, counts = np.unique(code, return_counts=True)
         bits = ((uniq[None, :] >> np.arange(27)[:, None]) & 1).astype(np.float64)
         vals = _fmi_map(bits[18:], bits[9:18], bits[:9])

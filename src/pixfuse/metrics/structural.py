@@ -250,10 +250,12 @@ def _xydeas_grad(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # (summation-order noise) for non-integer input; its sign would flip the
         # orientation between +-pi/2.  Snap such noise to 0 (-> pi/2, the exact
         # result); integer-valued inputs never have nonzero responses this small.
-        tol = 64 * np.finfo(float).eps * 8 * max(float(np.abs(p).max()), 1.0)
+        tol = 64 * np.finfo(float).eps * 8 * max(abs(float(p.max())), abs(float(p.min())), 1.0)
         sx[np.abs(sx) < tol] = 0
         sy[np.abs(sy) < tol] = 0
-        g = np.sqrt(sx * sx + sy * sy)
+        g = sx * sx
+        g += sy * sy
+        np.sqrt(g, out=g)
         with np.errstate(divide="ignore", invalid="ignore"):
             a = np.where(sx == 0, np.pi / 2, np.arctan(sy / np.where(sx == 0, 1, sx)))
         return g, a
