@@ -2,7 +2,7 @@
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/bench_metrics.py [--repeat 3] [--octave-ref DIR]
+    PYTHONPATH=src python benchmarks/bench_metrics.py [--repeat 3] [--octave-ref DIR] [--baseline DIR]
 
 Runs on one core (OpenCV threads, the BLAS/OpenMP pools via threadpoolctl and scipy.fft pinned to 1;
 the thread counts are printed).  Inputs:
@@ -13,6 +13,11 @@ timed as one ``pixfuse.evaluate`` call (shared gradients/SSIM statistics...),
 warm (filter banks already built).  Each time is the best of ``--repeat`` runs,
 as wall-clock time and as CPU time of the process (``time.process_time``, less
 sensitive to other load on the machine); the load average is printed with them.
+
+Before/after: ``--baseline DIR`` imports another pixfuse source tree (``DIR/pixfuse``, e.g.
+``git archive REV src | tar -x -C /tmp/base`` then ``--baseline /tmp/base/src``) under another name and
+times it against this tree with the runs interleaved (so both see the same load), CPU time, best of
+``--repeat``, and says whether each value is bit-identical.
 
 Peer: with ``--octave-ref DIR`` (a folder holding the reference MATLAB scripts
 and a ``run_vifb.m`` driver that reads ``fname``; not shipped with pixfuse, the
@@ -81,10 +86,75 @@ def _loadavg() -> str:
         return "load average unavailable"
 
 
+def _import_baseline(src_dir: Path):
+    """Import another pixfuse source tree (``DIR/pixfuse``) as the package ``pixfuse_baseline``."""
+    import importlib.util
+    import sys
+
+    pkg = src_dir / "pixfuse"
+    if not (pkg / "__init__.py").is_file():
+        raise SystemExit(f"--baseline: {pkg} is not a pixfuse package directory")
+    spec = importlib.util.spec_from_file_location("pixfuse_baseline", pkg / "__init__.py",
+                                                  submodule_search_locations=[str(pkg)])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["pixfuse_baseline"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _compare(base_dir: Path, f: np.ndarray, src: list[np.ndarray], names: list[str], repeat: int) -> None:
+    """Baseline tree vs this tree, runs interleaved (baseline, current, baseline, ...) so that both see
+    the same machine load; CPU time, best of ``repeat``; values compared bit for bit."""
+    base = _import_baseline(base_dir)
+    from pixfuse_baseline.metrics._common import cache_scope as base_scope
+
+    base.evaluate(f, src, ["qp", "qcb", "qcv"])
+    bnames = [n for n in names if n in {s.name for s in base.registry.metric_specs("ivif")}]
+    print(f"\nbaseline {base_dir} vs this tree, interleaved runs, CPU time, best of {repeat}")
+    print(f"start: {_loadavg()}")
+    print(f"{'metric':24s} {'baseline [ms]':>14s} {'this [ms]':>10s} {'ratio':>7s}  max rel. difference of the value")
+
+    def timed(fn) -> float:
+        c = time.process_time()
+        fn()
+        return time.process_time() - c
+
+    rows = [(n, [n]) for n in bnames] + [(f"suite ({len(bnames)} metrics)", bnames)]
+    tot = [0.0, 0.0]
+    for label, ns in rows:
+        tb, tc = [], []
+        for _ in range(repeat):
+            if len(ns) == 1:
+                with base_scope():
+                    tb.append(timed(lambda: base.evaluate(f, src, ns)))
+                with cache_scope():
+                    tc.append(timed(lambda: pixfuse.evaluate(f, src, ns)))
+            else:
+                tb.append(timed(lambda: base.evaluate(f, src, ns)))
+                tc.append(timed(lambda: pixfuse.evaluate(f, src, ns)))
+        vb, vc = base.evaluate(f, src, ns), pixfuse.evaluate(f, src, ns)
+        diff = 0.0
+        for n in ns:
+            a, b = vb[n], vc[n]
+            if not (a == b or (a != a and b != b)):
+                diff = max(diff, abs(b - a) / max(abs(a), 1e-300))
+        if len(ns) == 1:
+            tot[0] += min(tb)
+            tot[1] += min(tc)
+        else:
+            print(f"{'sum of the above':24s} {tot[0] * 1e3:14.1f} {tot[1] * 1e3:10.1f} {tot[0] / tot[1]:7.2f}")
+        print(f"{label:24s} {min(tb) * 1e3:14.1f} {min(tc) * 1e3:10.1f} {min(tb) / min(tc):7.2f}  "
+              f"{'identical' if diff == 0 else f'{diff:.1e}'}")
+    print(f"end: {_loadavg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--octave-ref", type=Path, default=None)
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another pixfuse source tree (the directory holding pixfuse/, e.g. from `git archive REV "
+                         "src`): time it interleaved with this one and compare the values")
     args = ap.parse_args()
     ir, vi, f = _load()
     src = [ir, vi]
@@ -130,6 +200,8 @@ def main() -> None:
     except PixfuseError as exc:
         print(f"evaluate(metrics='all') failed: {exc}")
     print(f"end: {_loadavg()}")
+    if args.baseline is not None:
+        _compare(args.baseline, f, src, names, max(args.repeat, 1))
     if args.octave_ref is not None:
         if shutil.which("octave") is None:
             print("octave not installed: no peer timing")
