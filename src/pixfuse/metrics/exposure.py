@@ -121,12 +121,19 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     for k in range(n):
         for m in range(k, n):
             prod = seq[k] * seq[m]
-            c = box(prod) - mu[k] * mu[m]
-            g = gau(prod)
-            cov[k, m] = cov[m, k] = c
-            gxx[k, m] = gxx[m, k] = g
-    var = np.stack([cov[k, k] for k in range(n)])
-    strength = np.sqrt(np.maximum(area * var, 0.0))
+            c = box(prod)
+            c -= mu[k] * mu[m]
+            cov[k, m] = c
+            if m != k:
+                cov[m, k] = c
+            gxx[k, m] = gau(prod)
+            if m != k:
+                gxx[m, k] = gxx[k, m]
+    strength = np.empty_like(mu)
+    for k in range(n):
+        np.multiply(cov[k, k], area, out=strength[k])
+    np.maximum(strength, 0.0, out=strength)
+    np.sqrt(strength, out=strength)
     ed = strength + 0.001
     # structure consistency R = ||sum_k (x_k - mu_k)|| / sum_k ||x_k - mu_k||
     var_sum = cov.sum(axis=(0, 1))
@@ -137,7 +144,9 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     R[R < 0] = _MATLAB_EPS
     p = np.tan(np.pi / 2 * R)
     p[p > 10] = 10
-    wmap = (ed / win) ** p[None] + _MATLAB_EPS
+    wmap = ed / win
+    np.power(wmap, p[None], out=wmap)
+    wmap += _MATLAB_EPS
     wmap /= wmap.sum(axis=0, keepdims=True)
     max_ed = ed.max(axis=0)
     c = wmap / ed                                       # coefficient of (x_k - mu_k)
@@ -146,7 +155,12 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     # Gaussian-weighted moments of the unscaled structure vector
     dm = gm - mu                                         # G*(x_k - mu_k)
     mu1u = (c * dm).sum(axis=0)
-    e2 = gxx - mu[:, None] * gm[None, :] - gm[:, None] * mu[None, :] + mu[:, None] * mu[None, :]
+    e2 = np.empty_like(gxx)  # gxx - mu_k gm_m - gm_k mu_m + mu_k mu_m, term by term as written
+    for k in range(n):
+        for m in range(n):
+            ekm = np.subtract(gxx[k, m], mu[k] * gm[m], out=e2[k, m])
+            ekm -= gm[k] * mu[m]
+            ekm += mu[k] * mu[m]
     e2u = np.einsum("kij,kmij,mij->ij", c, e2, c)
     mu2 = gau(f)
     s22 = gau(f * f) - mu2 * mu2
