@@ -7,7 +7,7 @@ Set-up (Debian/Ubuntu)::
 
 Run::
 
-    PYTHONPATH=src python benchmarks/bench_stacks.py [--repeat 5] [--quick]
+    PYTHONPATH=src python benchmarks/bench_stacks.py [--repeat 5] [--quick] [--part exposure] [--threads 1]
 
 For every sequence of ../shared/data/multi_exposure (Kede Ma MEF database,
 MEFB pairs) and ../shared/data/multi_focus (Lytro pairs and triples, MFFW,
@@ -164,7 +164,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="timing repetitions (min is reported)")
     ap.add_argument("--quick", action="store_true", help="skip the slow methods and the MOS correlation")
     ap.add_argument("--part", choices=("all", "exposure", "focus"), default="all", help="which half to run")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="cv2.setNumThreads(N) for the in-process runs (OpenCV's MergeMertens and ours alike; "
+                         "pixfuse's Mertens runs its frame chunks in the caller when N=1); 0 = OpenCV's default")
     args = ap.parse_args()
+    if args.threads:
+        cv2.setNumThreads(args.threads)
     enfuse = shutil.which("enfuse")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     # an installed package has its .pyc files; without them every `python -m pixfuse` recompiles ~70 modules
