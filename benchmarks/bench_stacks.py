@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -82,13 +83,25 @@ def _cmd_time(cmd: list[str], repeat: int, env: dict | None = None) -> float:
     return best
 
 
-def _cmd_pair(cmd_a: list[str], cmd_b: list[str], repeat: int, env_b: dict | None = None) -> tuple[float, float]:
-    """Min wall times of two commands run alternately (a, b, a, b, ...), so both see the same machine load."""
-    ta = tb = float("inf")
+def _cmd_pair(cmd_a: list[str], cmd_b: list[str], repeat: int, env_b: dict | None = None
+              ) -> tuple[float, float, float, float]:
+    """Two commands run alternately (a, b, a, b, ...), so both see the same machine load.
+
+    Returns min wall a, min wall b, min CPU a, min CPU b; CPU = the child's user + system time
+    (``getrusage``), which a loaded machine inflates far less than the wall time.
+    """
+    ta = tb = ca = cb = float("inf")
     for _ in range(repeat):
-        ta = min(ta, _cmd_time(cmd_a, 1))
-        tb = min(tb, _cmd_time(cmd_b, 1, env_b))
-    return ta, tb
+        for cmd, env, k in ((cmd_a, None, "a"), (cmd_b, env_b, "b")):
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = _cmd_time(cmd, 1, env)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            c = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+            if k == "a":
+                ta, ca = min(ta, t), min(ca, c)
+            else:
+                tb, cb = min(tb, t), min(cb, c)
+    return ta, tb, ca, cb
 
 
 def _read(p: Path) -> np.ndarray:
@@ -263,18 +276,20 @@ def run_exposure(args, enfuse, env, py, tmp, mef_methods) -> None:
         pf_cmd = [py, "-m", "pixfuse", "fuse", "--task", "multi_exposure", "--overwrite", "-o", str(out)] \
             + [str(p) for p in paths]
         if enfuse:
-            t_enf_all, t_pf = _cmd_pair([enfuse, "-o", str(tmp / "e.tif")] + [str(p) for p in paths], pf_cmd,
-                                        args.repeat, env)
+            t_enf_all, t_pf, c_enf, c_pf = _cmd_pair([enfuse, "-o", str(tmp / "e.tif")] + [str(p) for p in paths],
+                                                     pf_cmd, args.repeat, env)
         else:
-            t_enf_all, t_pf = float("nan"), _cmd_time(pf_cmd, 1, env)
-        cmd_rows.append((name, t_enf_all, t_pf))
+            _, t_pf, _, c_pf = _cmd_pair(pf_cmd, pf_cmd, args.repeat, env)
+            t_enf_all = c_enf = float("nan")
+        cmd_rows.append((name, t_enf_all, t_pf, c_enf, c_pf))
     default = pixfuse.api.DEFAULT_METHODS["multi_exposure"]
     print(f"\n## Multi-exposure whole commands: `enfuse -o out.tif FRAMES` vs "
           f"`python -m pixfuse fuse --task multi_exposure FRAMES -o out.png` (default method {default})\n")
-    print("| sequence | enfuse s | pixfuse s | ratio |")
-    print("|---|---|---|---|")
-    for name, te, tp in cmd_rows:
-        print(f"| {name} | {te:.3f} | {tp:.3f} | {tp / te:.2f} |")
+    print("| sequence | enfuse s | pixfuse s | ratio | enfuse CPU s | pixfuse CPU s | CPU ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for name, te, tp, ce, cp in cmd_rows:
+        print(f"| {name} | {te:.3f} | {tp:.3f} | {tp / te:.2f} | {ce:.3f} | {cp:.3f} | {cp / ce:.2f} |")
+    print(f"(load average {os.getloadavg()[0]:.1f})")
     if enf_preset_psnr:
         print("\nPSNR (dB) between `mertens -p preset=enfuse` and enfuse's own output: "
               + ", ".join(f"{n} {v:.1f}" for n, v in enf_preset_psnr))
@@ -320,18 +335,22 @@ def run_focus(args, enfuse, env, py, tmp) -> None:
         pf_cmd = [py, "-m", "pixfuse", "fuse", "--task", "multi_focus", "--overwrite", "-o", str(outp),
                   "--depth-map", str(tmp / "depth.png")] + [str(p) for p in paths]
         if enfuse:
-            te, tp = _cmd_pair(eargs, pf_cmd, args.repeat, env)     # the whole-command pair, interleaved
+            te, tp, ce, cp = _cmd_pair(eargs, pf_cmd, args.repeat, env)     # the whole-command pair, interleaved
         else:
-            tp = _cmd_time(pf_cmd, args.repeat, env)
-        focus_cmd.append((name, te, tp, res.get("enfuse", {}).get("qabf", float("nan")),
+            ce = float("nan")
+            _, tp, _, cp = _cmd_pair(pf_cmd, pf_cmd, args.repeat, env)
+        focus_cmd.append((name, te, tp, ce, cp, res.get("enfuse", {}).get("qabf", float("nan")),
                           res[pixfuse.api.DEFAULT_METHODS["multi_focus"]]["qabf"]))
     dflt = pixfuse.api.DEFAULT_METHODS["multi_focus"]
     print(f"\n## Multi-focus whole commands: enfuse (hard mask) vs `python -m pixfuse fuse --task multi_focus "
           f"FRAMES -o out.png --depth-map d.png` (default method {dflt})\n")
-    print("| set | enfuse s | pixfuse s | time ratio | enfuse Q_AB/F | pixfuse Q_AB/F |")
-    print("|---|---|---|---|---|---|")
-    for name, te, tp, qe, qp in focus_cmd:
-        print(f"| {name} | {te:.3f} | {tp:.3f} | {tp / te:.2f} | {qe:.4f} | {qp:.4f} |")
+    print("| set | enfuse s | pixfuse s | time ratio | enfuse CPU s | pixfuse CPU s | CPU ratio "
+          "| enfuse Q_AB/F | pixfuse Q_AB/F |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, te, tp, ce, cp, qe, qp in focus_cmd:
+        print(f"| {name} | {te:.3f} | {tp:.3f} | {tp / te:.2f} | {ce:.3f} | {cp:.3f} | {cp / ce:.2f} | {qe:.4f} "
+              f"| {qp:.4f} |")
+    print(f"(load average {os.getloadavg()[0]:.1f})")
     print(f"\n## Multi-focus: other no-reference metrics ({', '.join(metrics)}), enfuse vs {dflt}\n")
     print("| set | " + " | ".join(f"{m} enfuse / ours" for m in metrics) + " |")
     print("|---|" + "---|" * len(metrics))
