@@ -291,3 +291,29 @@ def test_radix_median_pair_equals_numpy_median(n):
         s = np.sort(a)
         assert (lo, hi) == (float(s[(n - 1) // 2]), float(s[n // 2]))
         assert (lo + hi) / 2 == pytest.approx(float(np.median(a.astype(np.float64))), rel=1e-7)
+
+
+def test_retain_freed_memory_keeps_values(tmp_path):
+    # process-wide allocator setting: run it in a child process, values before == after, bit for bit
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np, pixfuse\n"
+        "from pixfuse.metrics._common import retain_freed_memory\n"
+        "r = np.random.default_rng(0)\n"
+        "a, b = (r.integers(0, 256, (96, 112), dtype=np.uint8) for _ in range(2))\n"
+        "f = ((a.astype(int) + b) // 2).astype(np.uint8)\n"
+        "ns = ['en', 'qabf', 'ssim', 'fmi_dct', 'qp', 'nmi', 'vif']\n"
+        "v0 = pixfuse.evaluate(f, [a, b], ns)\n"
+        "ok = retain_freed_memory()\n"
+        "v1 = pixfuse.evaluate(f, [a, b], ns)\n"
+        "print(type(ok).__name__, v0 == v1)\n"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["bool", "True"]

@@ -144,6 +144,10 @@ def _folder(fused_dir: Path, src_dirs: list[Path], ref_dir: Optional[Path], name
     common, maps, missing = _pair(dirs)
     if not common:
         raise fail("no file names are shared by the fused folder and the source/reference folders")
+    if len(common) > 1:  # a process scoring many images: keep freed memory (no re-faulting per image)
+        from ..metrics._common import retain_freed_memory
+
+        retain_freed_memory()
     rows: list[dict[str, Any]] = []
     cols: list[str] = []
     failures: list[tuple[str, str]] = []
