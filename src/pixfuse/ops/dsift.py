@@ -30,7 +30,8 @@ def _delta_gaussian(sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dense_sift(img: np.ndarray, patch_size: int = 16, n_bins: int = 2, n_angles: int = 8,
-               alpha: int = 9, sigma: float = 1.0, normalise: bool = False) -> np.ndarray:
+               alpha: int = 9, sigma: float = 1.0, normalise: bool = False,
+               sample_shift: float | None = None) -> np.ndarray:
     """Dense SIFT descriptor of every pixel of a grey image.
 
     The image is scaled by its maximum, zero-padded by ``patch_size/2 - 1``
@@ -47,6 +48,12 @@ def dense_sift(img: np.ndarray, patch_size: int = 16, n_bins: int = 2, n_angles:
     n_bins : spatial cells per side (2 in the fusion codes: 32-D descriptors).
     normalise : apply Lowe's normalisation (unit length, clip at 0.2,
         renormalise) to descriptors whose norm exceeds 1.
+    sample_shift : the cell-sample positions relative to the pixel are
+        ``linspace(1, patch_size + 1, n_bins + 1)[:n_bins] - sample_shift``
+        (MATLAB's 1-based expression).  ``None`` = ``patch_size / 4 + 1``
+        as in the multi-exposure code (Liu & Wang 2015, 2x2 cells);
+        the multi-focus code (Liu, Liu & Wang 2015, 4x4 cells) and C. Liu's
+        original use ``patch_size / 2``.
 
     Returns
     -------
@@ -73,20 +80,38 @@ def dense_sift(img: np.ndarray, patch_size: int = 16, n_bins: int = 2, n_angles:
     # MATLAB conv2 'same' with an even symmetric kernel: window [i-7, i+8] for 16 taps
     anchor = patch_size // 2 - 1
     H, W = ext.shape
-    edges = np.linspace(1, patch_size + 1, n_bins + 1)[:n_bins] - patch_size / 4 - 1
+    shift = patch_size / 4 + 1 if sample_shift is None else sample_shift
+    edges = np.linspace(1, patch_size + 1, n_bins + 1)[:n_bins] - shift
     offs = [(int(round(oy)), int(round(ox))) for ox in edges for oy in edges]
     ys = np.arange(h) + pad
     xs = np.arange(w) + pad
-    out = np.empty((h, w, n_bins * n_bins * n_angles), np.float32)
+    orient = np.empty((H, W, n_angles), np.float32)
     for a in range(n_angles):
         ang = 2 * np.pi * a / n_angles
-        t = c * np.cos(ang) + s * np.sin(ang)
-        t = np.where(t > 0, t ** alpha, 0.0) * mag
-        t = cv2.sepFilter2D(t, cv2.CV_64F, wx, wx, anchor=(anchor, anchor), borderType=cv2.BORDER_CONSTANT)
-        for n, (oy, ox) in enumerate(offs):
+        t = np.maximum(c * np.cos(ang) + s * np.sin(ang), 0.0)
+        if float(alpha).is_integer() and alpha > 0:     # t ** alpha by repeated squaring (to ~1 ulp)
+            e, r, p = int(alpha), None, t
+            while e:
+                if e & 1:
+                    r = p if r is None else r * p
+                e >>= 1
+                if e:
+                    p = p * p
+            t = r
+        else:
+            t = t ** alpha
+        t *= mag
+        orient[:, :, a] = cv2.sepFilter2D(t, cv2.CV_64F, wx, wx, anchor=(anchor, anchor),
+                                          borderType=cv2.BORDER_CONSTANT)
+    out = np.empty((h, w, n_bins * n_bins * n_angles), np.float32)
+    for n, (oy, ox) in enumerate(offs):
+        y0, x0 = pad + oy, pad + ox
+        if 0 <= y0 and y0 + h <= H and 0 <= x0 and x0 + w <= W:
+            out[:, :, n * n_angles:(n + 1) * n_angles] = orient[y0:y0 + h, x0:x0 + w]
+        else:
             yy = np.clip(ys + oy, 0, H - 1)
             xx = np.clip(xs + ox, 0, W - 1)
-            out[:, :, n * n_angles + a] = t[yy[:, None], xx[None, :]]
+            out[:, :, n * n_angles:(n + 1) * n_angles] = orient[yy[:, None], xx[None, :]]
     if normalise:
         out = normalise_sift(out)
     return out

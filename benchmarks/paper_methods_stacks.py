@@ -1,0 +1,90 @@
+"""Q_AB/F (multi-focus) / MEF-SSIM (multi-exposure) and time of single stack methods on the shared data.
+
+Run::
+
+    PYTHONPATH=src python benchmarks/paper_methods_stacks.py --focus dsift-mff quadtree --exposure demef
+
+Prints, per Lytro / MFFW / classic-grey pair, Q_AB/F of each named multi-focus method and its in-process
+time (min of ``--repeat``), and per Kede Ma sequence / MEFB pair the MEF-SSIM (``mef_ms_ssim``, MEFB
+convention) of each named multi-exposure method.  Used for the before/after figures of docs/stacks.md
+(run once on the old tree, once on the new one).  ``-p name=value`` passes a parameter to every method.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import pixfuse
+from pixfuse.io import read_image
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def _read(p: Path) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read_image(p)[0]
+
+
+def _timed(fn, repeat: int):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--focus", nargs="*", default=[])
+    ap.add_argument("--exposure", nargs="*", default=[])
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--sets", nargs="*", default=["lytro", "mffw", "classic_gray"])
+    ap.add_argument("-p", action="append", default=[], help="name=value for every method")
+    args = ap.parse_args()
+    params = {}
+    for kv in args.p:
+        k, v = kv.split("=", 1)
+        params[k] = type(eval(v))(eval(v)) if v[:1].isdigit() or v in ("True", "False") else v
+    if args.focus:
+        print("| pair | " + " | ".join(f"{m} Q_AB/F (s)" for m in args.focus) + " |")
+        print("|---|" + "---|" * len(args.focus))
+        tot = {m: [] for m in args.focus}
+        for sub in args.sets:
+            for a in sorted((DATA / "multi_focus" / sub).glob("*_A.jpg")):
+                srcs = [_read(a), _read(a.with_name(a.stem[:-2] + "_B.jpg"))]
+                cells = []
+                for m in args.focus:
+                    t, f = _timed(lambda: pixfuse.fuse(srcs, m, **params), args.repeat)
+                    q = pixfuse.evaluate(f, srcs, ["qabf"])["qabf"]
+                    tot[m].append(q)
+                    cells.append(f"{q:.4f} ({t:.2f})")
+                print(f"| {a.stem[:-2]} {srcs[0].shape[1]}x{srcs[0].shape[0]} | " + " | ".join(cells) + " |")
+        print("| mean | " + " | ".join(f"{np.mean(v):.4f}" for v in tot.values()) + " |")
+    if args.exposure:
+        print("\n| sequence | " + " | ".join(f"{m} MEF-SSIM (s)" for m in args.exposure) + " |")
+        print("|---|" + "---|" * len(args.exposure))
+        tot = {m: [] for m in args.exposure}
+        seqs = [(d.name.split("_")[0], sorted(d.glob("*.png")))
+                for d in sorted((DATA / "multi_exposure" / "kede_ma_mef" / "source").iterdir())]
+        for a in sorted((DATA / "multi_exposure" / "mefb_pairs").glob("*_A.jpg")):
+            seqs.append((a.stem[:-2], [a, a.with_name(a.stem[:-2] + "_B.jpg")]))
+        for name, paths in seqs:
+            srcs = [_read(p) for p in paths]
+            cells = []
+            for m in args.exposure:
+                t, f = _timed(lambda: pixfuse.fuse(srcs, m, **params), args.repeat)
+                q = pixfuse.evaluate(f, srcs, ["mef_ms_ssim"])["mef_ms_ssim"]
+                tot[m].append(q)
+                cells.append(f"{q:.4f} ({t:.2f})")
+            print(f"| {name} ({len(srcs)}) | " + " | ".join(cells) + " |")
+        print("| mean | " + " | ".join(f"{np.mean(v):.4f}" for v in tot.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()
