@@ -139,3 +139,98 @@ def test_dsift_mff_bad_params(kw: dict) -> None:
     im = _pair("lytro_01", scale=0.25)
     with pytest.raises(ParameterError, match="scale|block|threshold|area"):
         pixfuse.fuse(im, "dsift-mff", **kw)
+
+
+# ------------------------------------------------------------------------------------------- quadtree
+
+def _wml_literal(g: np.ndarray, T: float = 5.0, bsz: int = 17) -> np.ndarray:
+    """ML.m + Local_Weight.m with explicit symmetric padding and loops."""
+    p = np.pad(g, 1, mode="symmetric")
+    h, w = g.shape
+    ml = np.zeros((h, w))
+    for y in range(h):
+        for x in range(w):
+            c = p[y + 1, x + 1]
+            ml[y, x] = abs(2 * c - p[y, x + 1] - p[y + 2, x + 1]) + abs(2 * c - p[y + 1, x] - p[y + 1, x + 2])
+    ml[ml < T] = 0
+    r = bsz // 2
+    H = np.array([[1 / (np.hypot(i - r, j - r) + 1) for j in range(bsz)] for i in range(bsz)])
+    q = np.pad(ml, r, mode="symmetric")
+    return np.array([[(q[y:y + bsz, x:x + bsz] * H).sum() for x in range(w)] for y in range(h)])
+
+
+def test_weighted_modified_laplacian_equals_wml_m() -> None:
+    g = np.round(np.random.default_rng(1).random((24, 21)) * 12) * 1.0
+    ours = FM.weighted_modified_laplacian(g, 1, 5.0, 17)
+    assert np.abs(ours - _wml_literal(g)).max() < 1e-9
+    assert FM.weighted_modified_laplacian(np.zeros((8, 8)) + 7).max() == 0
+
+
+def _quad_decomp_literal(G: np.ndarray, ratio: float) -> np.ndarray:
+    """quad_decomp.m + decomp_strategy.m, block by block (0-based labels, -1 = tie)."""
+    n, D, _ = G.shape
+    mx, mn = G.max(0), G.min(0)
+    maxlevel = int(np.log2(D))
+    blocks = [(0, 0, D)]
+    leaves = []
+    level = 1
+    while level < maxlevel and blocks:
+        nxt = []
+        for (y, x, d) in blocks:
+            s = [G[k, y:y + d, x:x + d].sum() for k in range(n)]
+            mdfm = abs(min(s) - max(s))
+            smdg = abs(mx[y:y + d, x:x + d].sum() - mn[y:y + d, x:x + d].sum())
+            if mdfm > 0 and mdfm < ratio * smdg:
+                h2 = d // 2
+                nxt += [(y, x, h2), (y + h2, x, h2), (y, x + h2, h2), (y + h2, x + h2, h2)]
+            else:
+                leaves.append((y, x, d))
+        blocks = nxt
+        level += 1
+    leaves += blocks
+    lab = np.zeros((D, D), np.int32)
+    for (y, x, d) in leaves:
+        s = np.array([G[k, y:y + d, x:x + d].sum() for k in range(n)])
+        top = np.flatnonzero(s == s.max())
+        lab[y:y + d, x:x + d] = top[0] if top.size == 1 else -1
+    return lab
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_quadtree_decomposition_equals_quad_decomp_m(n: int) -> None:
+    rng = np.random.default_rng(n)
+    D = 64
+    G = np.zeros((n, D, D))
+    # frame k is "sharp" in a disc of its own, plus noise; a zero border as the code's centring pads
+    yy, xx = np.mgrid[:D, :D]
+    for k in range(n):
+        cy, cx = 20 + 12 * k, 24 + 9 * k
+        G[k, 4:60, 4:60] = (rng.random((56, 56)) + 3.0 * ((yy - cy) ** 2 + (xx - cx) ** 2 < 200)[4:60, 4:60])
+    ours = FM._quadtree_labels(G, 0.98)
+    ref = _quad_decomp_literal(G, 0.98)
+    assert np.array_equal(ours, ref)
+    assert len(np.unique(ref)) == n + 1                      # all frames and the tied (zero) padding
+
+
+def test_quadtree_pinned_lytro01() -> None:
+    imgs = _pair("lytro_01")
+    fused, maps = pixfuse.fuse(imgs, "quadtree", return_maps=True)
+    q = pixfuse.evaluate(fused, imgs, ["qabf"])["qabf"]
+    assert q == pytest.approx(PINNED_QT_LYTRO01, abs=2e-3)
+    assert (maps["depth"] == 1).mean() == pytest.approx(PINNED_QT_LYTRO01_FRAC_B, abs=0.005)
+    # hard decisions: every output pixel is one of the frames (or their mean where the focus measures tie)
+    d = np.minimum(np.abs(fused - imgs[0]), np.abs(fused - imgs[1])).max(axis=-1)
+    mean_px = np.abs(fused - (imgs[0] + imgs[1]) / 2).max(axis=-1)
+    assert (np.minimum(d, mean_px) < 1e-6).all()
+
+
+PINNED_QT_LYTRO01 = 0.74520     # before (SML + purity split + guided filter): 0.7500
+PINNED_QT_LYTRO01_FRAC_B = 0.6135
+
+
+@pytest.mark.parametrize("kw", [{"ratio": 1.5}, {"window": 0}, {"threshold": -1}, {"min_region": 0.9},
+                                {"purity": 0.9}])
+def test_quadtree_bad_params(kw: dict) -> None:
+    im = _pair("lytro_01", scale=0.25)
+    with pytest.raises(ParameterError, match="ratio|window|threshold|min_region|purity"):
+        pixfuse.fuse(im, "quadtree", **kw)
