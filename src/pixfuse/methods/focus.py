@@ -348,22 +348,35 @@ def weighted_modified_laplacian(g255: np.ndarray, step: int = 1, threshold: floa
     return cv2.filter2D(ml, cv2.CV_64F, H, borderType=cv2.BORDER_REFLECT)
 
 
+def _sum2(a: np.ndarray) -> np.ndarray:
+    """Sums over the non-overlapping 2x2 blocks of the last two axes (even sizes)."""
+    *lead, H, W = a.shape
+    return a.reshape(*lead, H // 2, 2, W // 2, 2).sum(axis=(-3, -1))
+
+
 def _quadtree_labels(G: np.ndarray, ratio: float) -> np.ndarray:
+    """``quad_decomp.m`` on a full (N, D, D) focus-measure stack (D a power of two >= 2); see
+    :func:`_quadtree_labels_from_sums`."""
+    return _quadtree_labels_from_sums(_sum2(G), _sum2(G.max(axis=0)), _sum2(G.min(axis=0)), ratio)
+
+
+def _quadtree_labels_from_sums(F2: np.ndarray, mx2: np.ndarray, mn2: np.ndarray, ratio: float) -> np.ndarray:
     """``quad_decomp.m``: quadtree decomposition of the focus-measure stack and block decision.
 
-    ``G`` (N, D, D), D a power of two.  Returns the (D, D) label map: the frame (0-based) with the unique
-    largest focus-measure sum over the pixel's leaf block, -1 where several frames tie.
+    ``F2`` (N, D/2, D/2): sums of each frame's focus measure over the 2x2 blocks of the D x D square (D a
+    power of two); ``mx2`` / ``mn2``: the same sums of the per-pixel maximum / minimum over the frames.
+    Returns the (D, D) label map: the frame (0-based) with the unique largest focus-measure sum over the
+    pixel's leaf block, -1 where several frames tie.
     """
-    n, D, _ = G.shape
+    n = F2.shape[0]
+    D = 2 * F2.shape[1]
     maxlevel = int(np.log2(D))
-    # block sums of every frame / of the per-pixel max and min, for all block sizes 2^k (hierarchical)
-    sums = {1: (G, G.max(axis=0), G.min(axis=0))}
-    d = 1
+    # block sums of every frame / of the per-pixel max and min for all block sizes 2^k >= 2 (hierarchical)
+    sums = {2: (F2, mx2, mn2)}
+    d = 2
     while d < D:
         F, mx, mn = sums[d]
-        b = D // (2 * d)
-        sums[2 * d] = (F.reshape(n, b, 2, b, 2).sum(axis=(2, 4)), mx.reshape(b, 2, b, 2).sum(axis=(1, 3)),
-                       mn.reshape(b, 2, b, 2).sum(axis=(1, 3)))
+        sums[2 * d] = (_sum2(F), _sum2(mx), _sum2(mn))
         d *= 2
     lab = np.zeros((D, D), np.int32)
     active = np.ones((1, 1), bool)                 # blocks of the current size still to be examined
@@ -470,13 +483,31 @@ def quadtree(images: Sequence[np.ndarray], *, threshold: float = 5.0, window: in
     imgs = [np.asarray(im, np.float32) for im in images]
     n = len(imgs)
     h, w = imgs[0].shape[:2]
-    grads = np.stack([weighted_modified_laplacian(_mgray(im).astype(np.float64) * 255.0, 1, threshold, window)
-                      for im in imgs])
-    D = 1 << max(0, int(np.ceil(np.log2(max(h, w, 2)))))
+    D = 1 << max(1, int(np.ceil(np.log2(max(h, w)))))
     dy, dx = -(-(D - h) // 2), -(-(D - w) // 2)
-    G = np.zeros((n, D, D))
-    G[:, dy:dy + h, dx:dx + w] = grads
-    lab = _quadtree_labels(G, ratio)[dy:dy + h, dx:dx + w]
+    # per frame: focus measure -> its 2x2 block sums in the centred D x D square; running per-pixel
+    # max / min / arg-max / tie count (memory O(N D^2 / 4), not O(N D^2))
+    pad = np.zeros((D, D))
+    F2 = np.empty((n, D // 2, D // 2))
+    for k, im in enumerate(imgs):
+        g = weighted_modified_laplacian(_mgray(im).astype(np.float64) * 255.0, 1, threshold, window)
+        pad[dy:dy + h, dx:dx + w] = g
+        F2[k] = _sum2(pad)
+        if k == 0:
+            gmax, gmin = g.copy(), g.copy()
+            arg = np.zeros((h, w), np.int32)
+            ties = np.ones((h, w), np.int32)
+        else:
+            gt = g > gmax
+            ties = np.where(gt, 1, ties + (g == gmax))
+            arg[gt] = k
+            np.maximum(gmax, g, out=gmax)
+            np.minimum(gmin, g, out=gmin)
+    pad[dy:dy + h, dx:dx + w] = gmax
+    mx2 = _sum2(pad)
+    pad[dy:dy + h, dx:dx + w] = gmin
+    mn2 = _sum2(pad)
+    lab = _quadtree_labels_from_sums(F2, mx2, mn2, ratio)[dy:dy + h, dx:dx + w]
     # morph_filter: open + close each frame's region with strel('disk', 3) = 5x5 square
     se = np.ones((5, 5), np.uint8)
     maps = np.stack([cv2.morphologyEx(cv2.morphologyEx((lab == k).astype(np.uint8), cv2.MORPH_OPEN, se),
@@ -488,13 +519,11 @@ def quadtree(images: Sequence[np.ndarray], *, threshold: float = 5.0, window: in
     maps = np.stack([~_area_open(~_area_open(lab == k, amin), amin) for k in range(n)])
     lab = np.where(maps.sum(axis=0) == 1, np.argmax(maps, axis=0), -1).astype(np.int32)
     # undefined pixels: maximum pixel focus measure, mean of the frames on ties
-    best = grads.max(axis=0)
-    at_max = grads == best
-    single = at_max.sum(axis=0) == 1
-    W = (np.arange(n)[:, None, None] == lab).astype(np.float32)
     und = lab < 0
-    W[:, und & single] = at_max[:, und & single]
-    W[:, und & ~single] = 1.0 / n
+    lab = np.where(und & (ties == 1), arg, lab)
+    avg = und & (ties > 1)
+    W = (np.arange(n)[:, None, None] == lab).astype(np.float32)
+    W[:, avg] = 1.0 / n
     stack = np.stack(imgs)
     fused = np.einsum("nhw,nhw...->hw...", W, stack) if stack.ndim == 4 else (W * stack).sum(axis=0)
     return fused.astype(np.float32), {"depth": np.argmax(W, axis=0).astype(np.int32)}
