@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", default="/tmp/pixfuse_val_learned_cache.json")
     ap.add_argument("--show", action="store_true", help="print the metric means of the candidates")
+    ap.add_argument("--teacher", default="", help="NAME of a network candidate: print every table candidate's "
+                    "Q_AB/F and VIF as a percentage of its")
     args = ap.parse_args()
     metrics = bl.METRICS
     classical = [s.name for s in method_specs("ivif") if s.n_inputs[0] <= 2 and (s.n_inputs[1] or 2) >= 2
@@ -136,7 +138,15 @@ def main() -> None:
             if args.show:
                 print(f"  {n} {s}: " + ", ".join(f"{k} {means[n][k]:.4g}" for k in metrics), file=sys.stderr)
         print(f"| {n} | " + " | ".join(cells) + f" | {tot / len(sets):.2f} |")
-
+    if args.teacher:
+        for n, kind, _ in cands:
+            if kind != "pixlut":
+                continue
+            cells = []
+            for s in sets:
+                lut_m, net_m = res[n + "\t" + s], res[args.teacher + "\t" + s]
+                cells.append(f"{s} " + ", ".join(f"{k} {100 * lut_m[k] / net_m[k]:.1f}%" for k in ("qabf", "vif")))
+            print(f"{n} vs {args.teacher}: " + "; ".join(cells))
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from pixfuse.learned import infer, lut
 from pixfuse.learned.data import photometric_shift, sample_crops
+
+from conftest import data_path
 
 
 def _images():
@@ -64,3 +67,25 @@ def test_swap_exchanges_the_sources():
     swapped = [np.array_equal(some[k], plain[k, ::-1]) for k in range(8)]
     kept = [np.array_equal(some[k], plain[k]) for k in range(8)]
     assert all(s or k for s, k in zip(swapped, kept)) and any(swapped) and any(kept)
+
+
+def test_cli_distill_photometric_adds_reexposed_copies_and_records_the_command(cli, tmp_path):
+    model = infer.data_dir() / "pixnet-tiny_ivif.npz"
+    outs = {}
+    for flag in ([], ["--photometric"]):
+        out = tmp_path / f"t{len(flag)}.npz"
+        r = cli("distill", "--model", model, "--task", "ivif", "--data", data_path("ivif", "train_roadscene"),
+                "--out", out, "--pairs", "2", "--samples", "30000", "--nodes", "5", *flag)
+        assert r.returncode == 0, r.stderr
+        outs[len(flag)] = lut.load_lut(out)
+    plain, shifted = outs[0], outs[1]
+    assert "--photometric" in shifted.meta["command"] and "--photometric" not in plain.meta["command"]
+    assert shifted.table.shape == plain.table.shape == (5, 5, 5, 2)
+    # the re-exposed copies change the fit (they populate the dark corner of the table)
+    assert not np.allclose(shifted.table, plain.table)
+    # deterministic
+    out = tmp_path / "again.npz"
+    r = cli("distill", "--model", model, "--task", "ivif", "--data", data_path("ivif", "train_roadscene"),
+            "--out", out, "--pairs", "2", "--samples", "30000", "--nodes", "5", "--photometric")
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(lut.load_lut(out).table, shifted.table)

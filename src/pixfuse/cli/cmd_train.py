@@ -95,6 +95,8 @@ def distill_cmd(
     holdout_every: int = typer.Option(10, "--holdout-every", help="Hold out every N-th pair (as in training)."),
     smooth: float = typer.Option(1e-4, "--smooth", help="Smoothness weight of the fit."),
     pairs: int = typer.Option(60, "--pairs", help="Use at most N training pairs, evenly spaced in name order."),
+    photometric: bool = typer.Option(False, "--photometric", help="Also fit on one re-exposed copy of every "
+                                     "pair (the training augmentation; seeded by --seed and the pair's position)."),
 ) -> None:
     """Distil a network into a look-up table (pixlut): `pixfuse distill --model m.npz --task ivif --data DIR --out t.npz`."""
     from ..learned.data import find_pairs, load_pair, split_pairs
@@ -109,6 +111,12 @@ def distill_cmd(
         step = len(train_pairs) / pairs
         train_pairs = [train_pairs[int(i * step)] for i in range(pairs)]
     stacks = [load_pair(p) for p in train_pairs]
+    if photometric:
+        import numpy as np
+
+        from ..learned.data import photometric_shift
+
+        stacks += [photometric_shift(st, np.random.default_rng([seed, i])) for i, st in enumerate(stacks)]
     lut = distill(net, stacks, nodes=nodes, samples=samples, seed=seed, smooth=smooth)
     command = "pixfuse " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     save_lut(out, lut, {"task": task, "teacher": model.name, "command": command, "pairs": len(train_pairs)})
