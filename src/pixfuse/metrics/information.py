@@ -110,11 +110,8 @@ def _mi_vifb(a: np.ndarray, b: np.ndarray) -> float:
             return np.zeros_like(x)
         return (x - lo) / (hi - lo)
 
-    def bins(x: np.ndarray) -> np.ndarray:  # int16(x*255): round half away from zero; per image
-        return C.memo(("mi_vifb_bins",), lambda: C.mround(norm(x) * 255), x)
-
-    ia = bins(a)
-    ib = bins(b)
+    ia = C.mround(norm(a) * 255)  # int16(x*255): round half away from zero
+    ib = C.mround(norm(b) * 255)
     return mutual_information(ia, ib, np.e)
 
 

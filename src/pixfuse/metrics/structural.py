@@ -96,15 +96,10 @@ def _ssim_builtin(a: np.ndarray, ref: np.ndarray) -> float:
     def gf(x: np.ndarray) -> np.ndarray:
         return C.sepfilt(x, g, g, "replicate")
 
-    def one(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # per image: the fused one is shared by the sources
-        def f() -> tuple[np.ndarray, np.ndarray]:
-            m = gf(x)
-            return m, gf(x * x) - m * m
-
-        return C.memo(("ssim_builtin_stats",), f, x)
-
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    (mx, sxx), (my, syy) = one(a), one(ref)
+    mx, my = gf(a), gf(ref)
+    sxx = gf(a * a) - mx * mx
+    syy = gf(ref * ref) - my * my
     sxy = gf(a * ref) - mx * my
     m = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
     return float(m.mean())
@@ -132,16 +127,12 @@ def msssim_wang(a: np.ndarray, b: np.ndarray) -> float:
     w = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     cs_l = []
-    pa, pb = _msssim_pyramid(a), _msssim_pyramid(b)
     for lev in range(5):
-        if lev == 0:
-            mua, mub, saa, sbb, sab = _ssim_stats(a, b, 11, 1.5)
-        else:
-            a, b = pa[lev - 1], pb[lev - 1]
-            mua, mub, saa, sbb, sab = _raw_stats(a, b)
+        mua, mub, saa, sbb, sab = _ssim_stats(a, b, 11, 1.5) if lev == 0 else _raw_stats(a, b)
         cs = (2 * sab + c2) / (saa + sbb + c2)
         if lev < 4:
             cs_l.append(cs.mean())
+            a, b = C.down2(a), C.down2(b)
         else:
             l_ = (2 * mua * mub + c1) / (mua * mua + mub * mub + c1)
             last = (l_ * cs).mean()
@@ -150,33 +141,14 @@ def msssim_wang(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.prod(vals ** w))  # NaN if a factor is negative (MATLAB: complex)
 
 
-def _msssim_pyramid(x: np.ndarray) -> list[np.ndarray]:
-    """Scales 2..5 of ``msssim.m`` (memoised: the fused image's pyramid serves every source)."""
-
-    def f() -> list[np.ndarray]:
-        out = [C.down2(x)]
-        for _ in range(3):
-            out.append(C.down2(out[-1]))
-        return out
-
-    return C.memo(("msssim_pyr",), f, x)
-
-
 def _raw_stats(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
     g = C.gauss1d(11, 1.5)
 
     def gv(x: np.ndarray) -> np.ndarray:
         return C.sepfilt(x, g, g, "zero", shape="valid")
 
-    def one(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # memoised per pyramid level (array identity)
-        def f() -> tuple[np.ndarray, np.ndarray]:
-            m = gv(x)
-            return m, gv(x * x) - m * m
-
-        return C.memo(("msssim_raw",), f, x)
-
-    (mua, saa), (mub, sbb) = one(a), one(b)
-    return mua, mub, saa, sbb, gv(a * b) - mua * mub
+    mua, mub = gv(a), gv(b)
+    return mua, mub, gv(a * a) - mua * mua, gv(b * b) - mub * mub, gv(a * b) - mua * mub
 
 
 @register_metric("ms_ssim", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="paper (Wang msssim.m)",
