@@ -1173,6 +1173,13 @@ def demef(images: Sequence[np.ndarray], *, r: int = 4, lam: float = 1.0 / 1024, 
     -------
     Fused image (float32).
 
+    Notes
+    -----
+    Not verified against the paper: its text was not available to us and the
+    authors' MATLAB code (github.com/weizhe/deef) could not be read from
+    here, so the weight smoothing and the detail step above are our reading
+    of the published outline, and the defaults are ours.
+
     References
     ----------
     Z. Li, Z. Wei, C. Wen and J. Zheng, "Detail-Enhanced Multi-Scale Exposure
