@@ -12,6 +12,7 @@ convention) of each named multi-exposure method.  Used for the before/after figu
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 import warnings
 from pathlib import Path
@@ -50,7 +51,10 @@ def main() -> None:
     params = {}
     for kv in args.p:
         k, v = kv.split("=", 1)
-        params[k] = type(eval(v))(eval(v)) if v[:1].isdigit() or v in ("True", "False") else v
+        try:
+            params[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            params[k] = v
     if args.focus:
         print("| pair | " + " | ".join(f"{m} Q_AB/F (s)" for m in args.focus) + " |")
         print("|---|" + "---|" * len(args.focus))
