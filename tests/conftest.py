@@ -32,3 +32,22 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def kede_sequence(name: str, scale: float = 1.0) -> list:
+    """Frames of a Kede Ma multi-exposure sequence (``name`` prefix), optionally resized by ``scale``."""
+    import cv2
+
+    from pixfuse.io import read_image
+
+    folder = next(data_path("multi_exposure", "kede_ma_mef", "source").glob(name + "*"))
+    imgs = [read_image(p)[0] for p in sorted(folder.glob("*.png"))]
+    if scale != 1.0:
+        imgs = [cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for im in imgs]
+    return imgs
+
+
+@pytest.fixture(scope="module")
+def venice_half() -> list:
+    """Kede Ma Venice at half size (3 frames)."""
+    return kede_sequence("Venice", 0.5)

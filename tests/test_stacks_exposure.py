@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
+from conftest import kede_sequence
+
 import pixfuse
 from pixfuse.io import read_image
 from pixfuse.metrics.exposure import _to_u8_gray, mef_ms_ssim, mef_ssim, mef_ssim_map
@@ -19,17 +21,6 @@ MEFB = DATA / "multi_exposure" / "mefb_pairs"
 STATIC_METHODS = ["mertens", "gff-mef", "fmmr", "spd-mef", "fmspd-mef", "dsift-ef", "demef"]
 
 
-def _seq(name: str, scale: float = 1.0) -> list[np.ndarray]:
-    folder = next((KEDE / "source").glob(name + "*"))
-    imgs = [read_image(p)[0] for p in sorted(folder.glob("*.png"))]
-    if scale != 1.0:
-        imgs = [cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for im in imgs]
-    return imgs
-
-
-@pytest.fixture(scope="module")
-def venice_half() -> list[np.ndarray]:
-    return _seq("Venice", 0.5)
 
 
 def _ref_mef_ssim_loop(seq: np.ndarray, f: np.ndarray, K: float = 0.03) -> np.ndarray:
@@ -93,7 +84,7 @@ def test_mef_ms_ssim_spearman_with_mos() -> None:
     rows = list(csv.DictReader(open(KEDE / "mos.csv")))
     per_scene, pooled_m, pooled_q = [], [], []
     for scene in ("Tower", "Venice"):
-        srcs = _seq(scene, 0.5)
+        srcs = kede_sequence(scene, 0.5)
         mos, q = [], []
         for r in rows:
             if r["scene"] == scene:
@@ -111,13 +102,13 @@ def test_mef_ms_ssim_spearman_with_mos() -> None:
 
 
 def test_mef_ms_ssim_pinned_value() -> None:
-    srcs = _seq("Tower")
+    srcs = kede_sequence("Tower")
     fused = read_image(KEDE / "fused" / "Tower_Mertens07.png")[0]
     assert mef_ms_ssim(fused, srcs) == pytest.approx(0.985669, abs=1e-5)
 
 
 def test_mertens_opencv_preset_equals_cv2(venice_half: list[np.ndarray]) -> None:
-    seq = _seq("House", 0.5)
+    seq = kede_sequence("House", 0.5)
     u8 = [np.round(im * 255).astype(np.uint8) for im in seq]
     ref = cv2.createMergeMertens().process(u8)
     from pixfuse.methods.exposure import mertens
@@ -133,7 +124,7 @@ def test_mertens_opencv_preset_equals_cv2(venice_half: list[np.ndarray]) -> None
 
 def test_mertens_paper_and_grey_equal_cv2() -> None:
     """Well-exposedness as one exponential of the channel sum, and grey stacks, still equal OpenCV's."""
-    seq = [im[40:200, 60:300] for im in _seq("Tower", 0.5)]
+    seq = [im[40:200, 60:300] for im in kede_sequence("Tower", 0.5)]
     u8 = [np.round(im * 255).astype(np.uint8) for im in seq]
     from pixfuse.methods.exposure import mertens
 
@@ -216,7 +207,7 @@ PINNED_VENICE_HALF = {"mertens": 0.95831, "fmspd-mef": 0.98380}
 
 def _moving_object_scene() -> tuple[list[np.ndarray], list[np.ndarray], tuple[slice, slice]]:
     """Venice (half size) with a textured object pasted into the over-exposed frame only."""
-    static = _seq("Venice", 0.5)
+    static = kede_sequence("Venice", 0.5)
     rng = np.random.default_rng(3)
     tex = rng.random((40, 40)) > 0.5
     obj = np.where(tex[:, :, None], [0.95, 0.2, 0.2], [0.1, 0.1, 0.9]).astype(np.float32)

@@ -2,34 +2,17 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from conftest import kede_sequence
+
 import pixfuse
 from pixfuse.errors import ParameterError
-from pixfuse.io import read_image
 from pixfuse.methods.exposure import _gamma_exposedness, mespd
 from pixfuse.metrics.exposure import mef_ms_ssim
 from pixfuse.ops.filters import edge_preserving_mean
-
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-KEDE = DATA / "multi_exposure" / "kede_ma_mef" / "source"
-
-
-def _seq(name: str, scale: float = 1.0) -> list[np.ndarray]:
-    folder = next(KEDE.glob(name + "*"))
-    imgs = [read_image(p)[0] for p in sorted(folder.glob("*.png"))]
-    if scale != 1.0:
-        imgs = [cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for im in imgs]
-    return imgs
-
-
-@pytest.fixture(scope="module")
-def venice_half() -> list[np.ndarray]:
-    return _seq("Venice", 0.5)
 
 
 # ----------------------------------------------------------------- literal float64 transliteration
