@@ -243,18 +243,16 @@ def save_net(path: str | Path, weights: list[np.ndarray], biases: list[np.ndarra
 
 
 def _atomic_savez(p: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    """Write an ``.npz`` with fixed zip timestamps, so equal arrays give equal bytes (and hash)."""
+    """Write an ``.npz`` atomically with fixed zip timestamps, so equal arrays give equal bytes (and hash)."""
     import io
     import os
-    import tempfile
     import zipfile
 
-    p.parent.mkdir(parents=True, exist_ok=True)
+    from ..io.atomic import atomic_output
+
     items = {"meta": np.array(json.dumps(meta, sort_keys=True))}
     items.update(arrays)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=p.parent)
-    os.close(fd)
-    try:
+    with atomic_output(p, suffix=".part.npz") as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for k in sorted(items):
                 buf = io.BytesIO()
@@ -264,10 +262,6 @@ def _atomic_savez(p: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) 
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, buf.getvalue(), compresslevel=9)
         os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return p
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import PixfuseError
+from ..io.atomic import atomic_output
 from . import require_torch
 from .arch import ARCHS
 from .data import find_pairs, load_pair, sample_crops, split_pairs
@@ -87,9 +87,8 @@ def _lr(cfg: TrainConfig, it: int) -> float:
 
 
 def _save_ckpt(torch: Any, path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(state, tmp)
 
 
 def train(
