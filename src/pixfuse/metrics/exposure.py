@@ -35,9 +35,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..errors import ImageSizeError, InputError
+from ..errors import InputError
 from ..registry import register_metric
-from ._common import down2, gauss1d
+from ._common import down2, gauss1d, require_min_side
 
 _MATLAB_EPS = float(np.finfo(np.float64).eps)
 #: The coefficients MATLAB's ``rgb2gray`` really applies: first row of the inverse
@@ -98,8 +98,7 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     seq = np.asarray(seq, dtype=np.float64)
     f = np.asarray(fused, dtype=np.float64)
     n, h, w = seq.shape
-    if min(h, w) < win:
-        raise ImageSizeError(f"MEF-SSIM needs images of at least {win}x{win} pixels, got {h}x{w}")
+    require_min_side(seq[0], win, "mef_ssim", f"an {win}x{win} window applied 'valid'")
     bd = win // 2
     area = float(win * win)
     # shift-invariant statistics: centre values to reduce cancellation
@@ -200,12 +199,7 @@ def mef_ssim_score(seq: np.ndarray, fused: np.ndarray, *, levels: int = 1, K: fl
     if wts.size != levels:
         raise InputError(f"need {levels} scale weights, got {len(weights)}")
     wts = wts / wts.sum()
-    h, w = seq.shape[1:]
-    if min(h, w) / 2 ** (levels - 1) < win:
-        raise ImageSizeError(
-            f"multi-scale MEF-SSIM with {levels} scales needs images of at least {win * 2 ** (levels - 1)}x"
-            f"{win * 2 ** (levels - 1)} pixels, got {h}x{w}"
-        )
+    require_min_side(seq[0], win * 2 ** (levels - 1), "mef_ms_ssim", f"{levels} scales of an {win}x{win} window")
     qs = []
     for lev in range(levels):
         qs.append(float(mef_ssim_map(seq, f, K, win, sigma).mean()))
