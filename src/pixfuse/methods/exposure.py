@@ -976,6 +976,51 @@ def _deghost_reference(X: list[np.ndarray], r: int = 10) -> list[np.ndarray]:
     return out
 
 
+def _spd_multiscale(X: list[np.ndarray], p: float, r: int, r_coarse: int, base_weights,
+                    lam: float | None = None, lam_decay: float = 1.0, damping: str = "last") -> np.ndarray:
+    """Multi-scale SPD pipeline shared by :func:`fmspd_mef` and :func:`mespd`.
+
+    The finest scale works on the frames ``X``, every coarser one on the local
+    means of the previous scale decimated by 2: ``floor(log2(min(h, w))) - 5``
+    intermediate scales (radius ``r``), then the coarsest (radius ``r_coarse``)
+    whose detail layer gets the base layer ``sum_k box(WB_k m_k)``, ``WB`` =
+    ``base_weights(inputs, means)`` of that scale normalised over the frames.
+    Rebuilt coarse to fine by :func:`_box_up` (radius ``r``) plus each scale's
+    detail layer.  ``lam`` (None = box means) is the edge-preserving
+    regularisation of :func:`_fmspd_detail` at the finest scale, multiplied by
+    ``lam_decay`` per scale.
+    """
+    h, w = X[0].shape[:2]
+    details: list[np.ndarray] = []
+    shapes: list[tuple[int, int]] = []
+    lam_s = None if lam is None else float(lam)
+    d1, means = _fmspd_detail(X if X[0].ndim == 3 else [x.astype(np.float64) for x in X], p, r, lam_s, damping)
+    details.append(d1)
+    shapes.append((h, w))
+    cur = [m[::2, ::2] for m in means]
+    nlev = int(math.floor(math.log(min(h, w)) / math.log(2))) - 5
+    for _ in range(max(nlev, 0)):
+        lam_s = None if lam_s is None else lam_s * lam_decay
+        d, means = _fmspd_detail(cur, p, r, lam_s, damping)
+        details.append(d)
+        shapes.append(cur[0].shape)
+        cur = [m[::2, ::2] for m in means]
+    # coarsest scale: detail + base
+    lam_s = None if lam_s is None else lam_s * lam_decay
+    dc, means = _fmspd_detail(cur, p, r_coarse, lam_s, damping)
+    WB = base_weights(cur, means)
+    WB /= WB.sum(axis=0, keepdims=True)
+    base = sum(box_mean((means[k] * WB[k]).astype(np.float32), r_coarse).astype(np.float64)
+               for k in range(len(means)))
+    fused = dc + base
+    for d, shp in zip(reversed(details[1:]), reversed(shapes[1:])):
+        fused = _box_up(fused, shp, r) + d
+    up = _box_up(fused, (h, w), r)
+    if X[0].ndim == 3:
+        up = up[:, :, None]
+    return (up + details[0]).astype(np.float32)
+
+
 @register_method(
     "fmspd-mef",
     tasks=_TASK,
@@ -1027,35 +1072,13 @@ def fmspd_mef(images: Sequence[np.ndarray], *, p: float = 4.0, r: int = 4, degho
     X = [np.asarray(im, np.float32) for im in images]
     if deghost:
         X = _deghost_reference(X)
-    h, w = X[0].shape[:2]
-    details: list[np.ndarray] = []
-    shapes: list[tuple[int, int]] = []
-    d1, means = _fmspd_detail(X if X[0].ndim == 3 else [x.astype(np.float64) for x in X], p, r)
-    details.append(d1)
-    shapes.append((h, w))
-    cur = [m[::2, ::2] for m in means]
-    nlev = int(math.floor(math.log(min(h, w)) / math.log(2))) - 5
-    for _ in range(max(nlev, 0)):
-        d, means = _fmspd_detail(cur, p, r)
-        details.append(d)
-        shapes.append(cur[0].shape)
-        cur = [m[::2, ::2] for m in means]
-    # coarsest scale: detail + base
-    dc, means = _fmspd_detail(cur, p, r)
-    wb = []
-    for x in cur:
-        c = np.abs(cv2.Laplacian(x.astype(np.float64), cv2.CV_64F, borderType=cv2.BORDER_REPLICATE))
-        wb.append(c * _arctan_exposedness(x) + 1e-12)
-    WB = np.stack(wb)
-    WB /= WB.sum(axis=0, keepdims=True)
-    base = sum(box_mean((means[k] * WB[k]).astype(np.float32), r).astype(np.float64) for k in range(len(cur)))
-    fused = dc + base
-    for d, shp in zip(reversed(details[1:]), reversed(shapes[1:])):
-        fused = _box_up(fused, shp, r) + d
-    up = _box_up(fused, (h, w), r)
-    if X[0].ndim == 3:
-        up = up[:, :, None]
-    return (up + details[0]).astype(np.float32)
+
+    def base_weights(cur: list[np.ndarray], means: list[np.ndarray]) -> np.ndarray:
+        # |Laplacian| of the coarsest inputs times their arctan exposedness
+        return np.stack([np.abs(cv2.Laplacian(x.astype(np.float64), cv2.CV_64F, borderType=cv2.BORDER_REPLICATE))
+                         * _arctan_exposedness(x) + 1e-12 for x in cur])
+
+    return _spd_multiscale(X, p, r, r, base_weights)
 
 
 # ----------------------------------------------------------------------------- MESPD (edge-preserving SPD)
@@ -1173,34 +1196,12 @@ def mespd(images: Sequence[np.ndarray], *, p: float = 6.0, r: int = 4, r_coarse:
     if r < 1 or r_coarse < 1:
         raise ParameterError(f"mespd: r and r_coarse must be >= 1 (got {r}, {r_coarse})")
     X = [np.asarray(im, np.float32) for im in images]
-    h, w = X[0].shape[:2]
-    details: list[np.ndarray] = []
-    shapes: list[tuple[int, int]] = []
-    lam_s = float(lam)
-    d1, means = _fmspd_detail(X if X[0].ndim == 3 else [x.astype(np.float64) for x in X], p, r, lam_s, damping)
-    details.append(d1)
-    shapes.append((h, w))
-    cur = [m[::2, ::2] for m in means]
-    nlev = int(math.floor(math.log(min(h, w)) / math.log(2))) - 5
-    for _ in range(max(nlev, 0)):
-        lam_s *= lam_decay
-        d, means = _fmspd_detail(cur, p, r, lam_s, damping)
-        details.append(d)
-        shapes.append(cur[0].shape)
-        cur = [m[::2, ::2] for m in means]
-    lam_s *= lam_decay
-    dc, means = _fmspd_detail(cur, p, r_coarse, lam_s, damping)
-    WB = np.stack([2 * (_gamma_exposedness(m) + _gamma_exposedness(m.mean())) for m in means]) + 1e-12
-    WB /= WB.sum(axis=0, keepdims=True)
-    base = sum(box_mean((means[k] * WB[k]).astype(np.float32), r_coarse).astype(np.float64)
-               for k in range(len(means)))
-    fused = dc + base
-    for d, shp in zip(reversed(details[1:]), reversed(shapes[1:])):
-        fused = _box_up(fused, shp, r) + d
-    up = _box_up(fused, (h, w), r)
-    if X[0].ndim == 3:
-        up = up[:, :, None]
-    return (up + details[0]).astype(np.float32)
+
+    def base_weights(cur: list[np.ndarray], means: list[np.ndarray]) -> np.ndarray:
+        # the code's 'gamma' exposedness of the coarsest edge-preserving means and of their global mean
+        return np.stack([2 * (_gamma_exposedness(m) + _gamma_exposedness(m.mean())) for m in means]) + 1e-12
+
+    return _spd_multiscale(X, p, r, r_coarse, base_weights, lam, lam_decay, damping)
 
 
 # ----------------------------------------------------------------------------- DSIFT-EF
