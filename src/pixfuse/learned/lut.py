@@ -129,14 +129,18 @@ class FusionLUT:
             self._dense8 = np.rint(self._dense * 255).astype(np.uint8)
         return self._dense
 
+    def _coords(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The 8-bit sources and the uint8 context bins of every pixel."""
+        qa, qb = quantise(a), quantise(b)
+        return qa, qb, context_bins(qa, qb, self.radius, self.bins, self.eps, self._bin_table)
+
     def index(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flat dense-table index ``bin * 65536 + q_1 * 256 + q_2`` of every pixel (int32).
 
         Built without arithmetic: the bytes (q_2, q_1, bin, 0) of each pixel, merged into a 4-channel uint8
         image, are that little-endian int32.
         """
-        qa, qb = quantise(a), quantise(b)
-        c = context_bins(qa, qb, self.radius, self.bins, self.eps, self._bin_table)
+        qa, qb, c = self._coords(a, b)
         z = np.zeros_like(qa)
         parts = [qb, qa, c, z] if _LITTLE else [z, c, qa, qb]
         return cv2.merge(parts).view(np.int32)[..., 0]
@@ -157,8 +161,7 @@ class FusionLUT:
 
     def features(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The table coordinates (I_1, I_2, c) in [0, 1] that :meth:`fuse` reads at (8-bit grey levels, bin centre)."""
-        qa, qb = quantise(a), quantise(b)
-        c = context_bins(qa, qb, self.radius, self.bins, self.eps, self._bin_table)
+        qa, qb, c = self._coords(a, b)
         s = np.float32(1 / 255)
         return qa * s, qb * s, c.astype(np.float32) / np.float32(self.bins - 1)
 
