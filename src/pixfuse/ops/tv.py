@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft as sfft
 
+from .gradient_domain import laplacian_eigenvalues
+
 
 def grad(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Forward differences (x along columns, y along rows) with a zero last difference (Neumann)."""
@@ -64,10 +66,7 @@ def tv_l1(f: np.ndarray, lam: float, n_iter: int = 100, rho: float = 32.0, tol: 
     f = np.asarray(f, dtype=np.float32)
     if lam <= 0:
         return f.copy()
-    h, w = f.shape
-    ky = 2.0 - 2.0 * np.cos(np.pi * np.arange(h) / h)
-    kx = 2.0 - 2.0 * np.cos(np.pi * np.arange(w) / w)
-    den = (1.0 + ky[:, None] + kx[None, :]).astype(np.float32)
+    den = (1.0 + laplacian_eigenvalues(f.shape)).astype(np.float32)
     inv_rho = np.float32(1.0 / rho)
     thr = np.float32(lam / rho)
     u = f.copy()
