@@ -60,17 +60,23 @@ def majority_filter(labels: np.ndarray, n: int, size: int) -> np.ndarray:
     return np.argmax(counts, axis=0).astype(labels.dtype)
 
 
+def _area_open(mask: np.ndarray, area: int) -> np.ndarray:
+    """MATLAB ``bwareaopen(mask, area)``: drop 8-connected components of fewer than ``area`` pixels."""
+    if area <= 1 or not mask.any():
+        return mask
+    num, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= area
+    keep[0] = False
+    return keep[comp]
+
+
 def remove_small_regions(labels: np.ndarray, min_area: int) -> np.ndarray:
     """Give connected regions smaller than ``min_area`` pixels the label of the nearest large region."""
     if min_area <= 1:
         return labels
     keep = np.zeros(labels.shape, bool)
     for k in np.unique(labels):
-        mask = (labels == k).astype(np.uint8)
-        num, comp, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= min_area)
-        big = big[big > 0]
-        keep |= np.isin(comp, big) & (mask > 0)
+        keep |= _area_open(labels == k, min_area)
     if keep.all() or not keep.any():
         return labels
     # label of the nearest kept pixel: cv2's Euclidean distance transform (5x5 mask) with per-pixel
@@ -80,16 +86,6 @@ def remove_small_regions(labels: np.ndarray, min_area: int) -> np.ndarray:
     where = np.zeros(int(vor.max()) + 1, np.int64)
     where[vor[keep]] = np.flatnonzero(keep)
     return labels.ravel()[where[vor]].reshape(labels.shape)
-
-
-def _area_open(mask: np.ndarray, area: int) -> np.ndarray:
-    """MATLAB ``bwareaopen(mask, area)``: drop 8-connected components of fewer than ``area`` pixels."""
-    if area <= 1 or not mask.any():
-        return mask
-    num, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    keep = stats[:, cv2.CC_STAT_AREA] >= area
-    keep[0] = False
-    return keep[comp]
 
 
 def decision_fusion(images: Sequence[np.ndarray], fm: np.ndarray, *, consistency: int = 0,
