@@ -88,6 +88,22 @@ def remove_small_regions(labels: np.ndarray, min_area: int) -> np.ndarray:
     return labels.ravel()[where[vor]].reshape(labels.shape)
 
 
+def _onehot(lab: np.ndarray, n: int, dtype: type = np.float32) -> np.ndarray:
+    """(n, H, W) indicator maps of the labels ``0..n-1``."""
+    return (np.arange(n)[:, None, None] == lab).astype(dtype)
+
+
+def _normalised(W: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    """Weights ``W`` (N, H, W) divided by their sum; the one-hot ``lab`` where the sum vanishes."""
+    s = W.sum(axis=0)
+    return np.where(s > 1e-6, W / np.where(s > 1e-6, s, 1), _onehot(lab, W.shape[0], W.dtype))
+
+
+def _blend(W: np.ndarray, stack: np.ndarray) -> np.ndarray:
+    """``sum_n W_n I_n`` of the (N, H, W[, C]) frame stack, the same weights on every channel."""
+    return np.einsum("nhw,nhw...->hw...", W, stack) if stack.ndim == 4 else (W * stack).sum(axis=0)
+
+
 def decision_fusion(images: Sequence[np.ndarray], fm: np.ndarray, *, consistency: int = 0,
                     min_region: float = 0.01, refine_r: int = 5, refine_eps: float = 0.3,
                     halo_suppression: bool = True, labels: np.ndarray | None = None
@@ -106,16 +122,14 @@ def decision_fusion(images: Sequence[np.ndarray], fm: np.ndarray, *, consistency
     guide = _gray(hard)
     W = np.stack([guided_filter(guide, (lab == k).astype(np.float32), refine_r, refine_eps) for k in range(n)])
     W = np.clip(W, 0, None)
-    s = W.sum(axis=0)
-    W = np.where(s > 1e-6, W / np.where(s > 1e-6, s, 1), (np.arange(n)[:, None, None] == lab).astype(np.float32))
+    W = _normalised(W, lab)
     if halo_suppression and n > 2:
         k = 2 * refine_r + 1
         lo = cv2.erode(lab.astype(np.float32), np.ones((k, k), np.uint8))
         hi = cv2.dilate(lab.astype(np.float32), np.ones((k, k), np.uint8))
         jump = (hi - lo) > 1
-        onehot = (np.arange(n)[:, None, None] == lab).astype(np.float32)
-        W = np.where(jump[None], onehot, W)
-    fused = np.einsum("nhw,nhw...->hw...", W, stack) if stack.ndim == 4 else (W * stack).sum(axis=0)
+        W = np.where(jump[None], _onehot(lab, n), W)
+    fused = _blend(W, stack)
     depth = np.argmax(W, axis=0).astype(np.int32)
     return fused.astype(np.float32), {"depth": depth}
 
@@ -518,10 +532,10 @@ def quadtree(images: Sequence[np.ndarray], *, threshold: float = 5.0, window: in
     und = lab < 0
     lab = np.where(und & (ties == 1), arg, lab)
     avg = und & (ties > 1)
-    W = (np.arange(n)[:, None, None] == lab).astype(np.float32)
+    W = _onehot(lab, n)
     W[:, avg] = 1.0 / n
     stack = np.stack(imgs)
-    fused = np.einsum("nhw,nhw...->hw...", W, stack) if stack.ndim == 4 else (W * stack).sum(axis=0)
+    fused = _blend(W, stack)
     return fused.astype(np.float32), {"depth": np.argmax(W, axis=0).astype(np.int32)}
 
 
@@ -960,9 +974,7 @@ def imf(images: Sequence[np.ndarray], *, se_radius: int = 2, window: int = 7, cl
     guide = np.mean(np.stack(imgs), axis=0)
     alphas = solve_alpha(guide, known, targets, eps=eps, prior=prior)
     A = np.clip(alphas, 0, 1)
-    s = A.sum(axis=0)
-    onehot = (np.arange(n)[:, None, None] == lab).astype(np.float64)
-    A = np.where(s > 1e-6, A / np.where(s > 1e-6, s, 1), onehot).astype(np.float32)
+    A = _normalised(A, lab).astype(np.float32)
     stack = np.stack(imgs)
-    fused = np.einsum("nhw,nhw...->hw...", A, stack) if stack.ndim == 4 else (A * stack).sum(axis=0)
+    fused = _blend(A, stack)
     return fused.astype(np.float32), {"depth": np.argmax(A, axis=0).astype(np.int32)}
