@@ -32,7 +32,7 @@ from ..errors import ParameterError
 from ..ops.color import MATLAB_RGB2GRAY, rgb_to_gray
 from ..ops.dsift import dense_sift, normalise_sift
 from ..ops.filters import guided_filter
-from ..ops.focus import MEASURES, focus_measure
+from ..ops.focus import MEASURES, focus_measure, modified_laplacian
 from ..registry import Param, register_method
 from .exposure import gff_fuse
 
@@ -347,11 +347,7 @@ def weighted_modified_laplacian(g255: np.ndarray, step: int = 1, threshold: floa
     below ``threshold`` set to 0, then correlated with the ``window`` x ``window`` kernel
     ``1 / (1 + distance to the centre)`` (symmetric padding).
     """
-    g = np.asarray(g255, np.float64)
-    p = cv2.copyMakeBorder(g, step, step, step, step, cv2.BORDER_REFLECT)
-    c = p[step:-step, step:-step]
-    ml = np.abs(2 * c - p[:-2 * step, step:-step] - p[2 * step:, step:-step]) + \
-        np.abs(2 * c - p[step:-step, :-2 * step] - p[step:-step, 2 * step:])
+    ml = modified_laplacian(np.asarray(g255, np.float64), step)
     ml[ml < threshold - 1e-9] = 0            # the code's `result(result < T) = 0` on integer grey levels
     k = np.arange(window) - window // 2
     H = 1.0 / (1.0 + np.sqrt(k[:, None] ** 2 + k[None, :] ** 2))

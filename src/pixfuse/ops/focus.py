@@ -36,13 +36,19 @@ def energy_of_laplacian(img: np.ndarray, window: int = 9) -> np.ndarray:
     return _window_sum(lap * lap, window)
 
 
-def sum_modified_laplacian(img: np.ndarray, window: int = 9, step: int = 1, threshold: float = 0.0) -> np.ndarray:
-    """SML (Nayar & Nakagawa): window sum of ``|2f - f(x-s) - f(x+s)| + |2f - f(y-s) - f(y+s)|`` >= threshold."""
-    f = np.asarray(img, np.float32)
+def modified_laplacian(img: np.ndarray, step: int = 1) -> np.ndarray:
+    """``|2f - f(x-s) - f(x+s)| + |2f - f(y-s) - f(y+s)|`` (symmetric padding), float64 input kept, else float32."""
+    f = np.asarray(img)
+    f = f if f.dtype == np.float64 else f.astype(np.float32)
     p = cv2.copyMakeBorder(f, step, step, step, step, cv2.BORDER_REFLECT)
     c = p[step:-step, step:-step]
-    ml = np.abs(2 * c - p[step:-step, :-2 * step] - p[step:-step, 2 * step:]) + \
+    return np.abs(2 * c - p[step:-step, :-2 * step] - p[step:-step, 2 * step:]) + \
         np.abs(2 * c - p[:-2 * step, step:-step] - p[2 * step:, step:-step])
+
+
+def sum_modified_laplacian(img: np.ndarray, window: int = 9, step: int = 1, threshold: float = 0.0) -> np.ndarray:
+    """SML (Nayar & Nakagawa): window sum of the :func:`modified_laplacian` values >= ``threshold``."""
+    ml = modified_laplacian(np.asarray(img, np.float32), step)
     if threshold > 0:
         ml = np.where(ml >= threshold, ml, 0)
     return _window_sum(ml, window)
