@@ -266,9 +266,16 @@ def test_lut_dense_read_equals_trilinear_interpolation_at_8_bit_inputs():
     np.testing.assert_array_equal(f * 255, np.rint(f * 255))
     s, r = t.maps(ir, vi)
     np.testing.assert_allclose(s, sr[..., 0], atol=2e-5)
-    # 8-bit inputs are read exactly: the table coordinates are the inputs' own grey levels
-    assert np.array_equal(fa, np.rint(ir * 255).astype(np.float32) / np.float32(255)) or \
-        np.abs(fa - ir).max() < 1e-6
+    # the table coordinates are the inputs' 8-bit grey levels and the context bin centres
+    # (inputs between grey levels are rounded to the nearest one)
+    off = rng.uniform(-0.45, 0.45, ir.shape).astype(np.float32) / 255
+    pa, pb = np.clip(ir + off, 0, 1), np.clip(vi - off, 0, 1)
+    qa, qb, _ = t.features(pa, pb)
+    np.testing.assert_allclose(qa, np.rint(pa * 255) / 255, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(qb, np.rint(pb * 255) / 255, rtol=0, atol=1e-7)
+    assert np.abs(qa - pa).max() > 1e-3
+    np.testing.assert_allclose(fc * 15, np.rint(fc * 15), rtol=0, atol=1e-5)
+    assert 0 <= fc.min() and fc.max() <= 1 and np.unique(np.rint(fc * 15)).size > 1
 
 
 def test_old_table_format_is_refused_with_instructions(tmp_path):
