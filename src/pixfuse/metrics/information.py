@@ -423,25 +423,39 @@ def _norm_win(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
 _LN2 = float(np.log(2.0))
 
 
-def _xlnx_cols(x: np.ndarray, signed: bool = True, buf: np.ndarray | None = None) -> np.ndarray:
-    """``sum_k x_k ln|x_k|`` per column, 0 where ``x_k = 0`` (the reference skips 0 log 0).
+def _xlnx_cols(x: np.ndarray, signed: bool = True) -> np.ndarray:
+    """``sum_k x_k ln|x_k|`` per column, 0 where ``x_k = 0`` (the reference skips 0 log 0;
+    MATLAB's ``log2`` of a negative value is complex, its real part ``log2|x|``).
 
     ``|x| + 1e-300`` equals ``|x|`` for every value these pdfs can hold (anything
-    above ~1e-284) and keeps the logarithm finite at zero.  ``buf`` (same shape as
-    ``x``) is used as scratch space when given.
+    above ~1e-284) and keeps the logarithm finite at zero.  ``signed=False``: x >= 0.
     """
     if signed:
-        ax = np.abs(x, out=buf)
+        ax = np.abs(x)
         ax += 1e-300
     else:
-        ax = np.add(x, 1e-300, out=buf)
+        ax = x + 1e-300
     np.log(ax, out=ax)
     return np.einsum("ij,ij->j", x, ax)
 
 
-def _entropy_cols(x: np.ndarray) -> np.ndarray:
-    """``sum_k -x_k log2|x_k|`` per column (the real part of MATLAB's ``-x .* log2(x)`` summed)."""
-    return _xlnx_cols(x) * (-1.0 / _LN2)
+def _seg_lengths(out: np.ndarray, table: np.ndarray, idx: np.ndarray, prev: np.ndarray, end: np.ndarray) -> None:
+    """``out = max(end - max(table.flat[idx], prev), 0)``, row 9 of ``table`` counting as +inf.
+
+    The staircase segment ending at ``end`` (a CDF value) starts at the larger of the
+    previous value of its own CDF (``prev``) and the gathered value of the other CDF.
+    An index into row 9 (beyond the other CDF's last value: a rounding sliver outside
+    the grid) must give 0: row 9 is set to +inf for the gather, then restored (true
+    segments are >= 0).  Indices are always in range: mode="wrap" only skips numpy's
+    bounds check.
+    """
+    t9 = table[9].copy()
+    table[9] = np.inf
+    np.take(table.ravel(), idx, out=out, mode="wrap")
+    table[9] = t9
+    np.maximum(out, prev, out=out)
+    np.subtract(end, out, out=out)
+    np.maximum(out, 0.0, out=out)
 
 
 class _Pdf:
@@ -550,25 +564,10 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     u = 1.0 - w
     x = np.empty((36, n))
     seg, q = x[18:], x[:18]
-    sf_, sa_ = seg[:9], seg[9:]
-    # segment ending at F_i: F_i - max(F_(i-1), A_ka); ka = 9 (F_i beyond A_9, a rounding
-    # sliver outside the grid) must give 0: row 9 of the gathered table is set to +inf for
-    # the gather (F_i - inf, clamped to 0 below; true segments are >= 0), then restored.
-    # Indices are always in range: mode="wrap" only skips numpy's bounds check.
-    a9 = acp[9].copy()
-    acp[9] = np.inf
-    np.take(acp.ravel(), i_f, out=sf_, mode="wrap")
-    acp[9] = a9
-    np.maximum(sf_, fcp[:9], out=sf_)
-    np.subtract(fc, sf_, out=sf_)
-    np.maximum(sf_, 0.0, out=sf_)
-    f9 = fcp[9].copy()  # the same for the segments ending at A_j with fa = 0 (beyond F_9)
-    fcp[9] = np.inf
-    np.take(fcp.ravel(), i_a, out=sa_, mode="wrap")
-    fcp[9] = f9
-    np.maximum(sa_, acp[:9], out=sa_)
-    np.subtract(ac, sa_, out=sa_)
-    np.maximum(sa_, 0.0, out=sa_)
+    # segment ending at F_i: F_i - max(F_(i-1), A_ka), 0 for ka = 9 (beyond A_9);
+    # ending at A_j: A_j - max(A_(j-1), F_(9-fa)), 0 for fa = 0 (beyond F_9)
+    _seg_lengths(seg[:9], acp, i_f, fcp[:9], fc)
+    _seg_lengths(seg[9:], fcp, i_a, acp[:9], ac)
     qf, qa = q[:9], q[9:]
     np.take(a2z.ravel(), i_f, out=qf, mode="wrap")
     qf *= fp * u
@@ -577,11 +576,8 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     qa *= a2
     seg *= w
     seg += q
-    lx = np.abs(x)
-    lx += 1e-300
-    np.log(lx, out=lx)
-    corr = np.einsum("ij,ij->j", x[:18], lx[:18])
-    corr -= np.einsum("ij,ij->j", x[18:], lx[18:])
+    corr = _xlnx_cols(x[:18])
+    corr -= _xlnx_cols(x[18:])
     corr *= 1.0 / _LN2
     sa, sf = A.mom[3], F.mom[3]
     l1w = np.log2(np.abs(u))
