@@ -12,7 +12,7 @@ import pixfuse
 from pixfuse.errors import ParameterError
 from pixfuse.methods.exposure import _gamma_exposedness, mespd
 from pixfuse.metrics.exposure import mef_ms_ssim
-from pixfuse.ops.filters import edge_preserving_mean
+from pixfuse.ops.filters import box_mean, edge_preserving_mean, window_count
 
 
 # ----------------------------------------------------------------- literal float64 transliteration
@@ -114,6 +114,19 @@ def test_gamma_curve_values() -> None:
     k = 256.0
     want = [0, 0.1 ** 5 * k, 0.25, 0.5 - 0.1 ** 5 * k, 0.5, 0.5 - 0.1 ** 5 * k, 0.25, 0.1 ** 5 * k, 0, 0]
     assert np.allclose(_gamma_exposedness(x), want, atol=1e-15)
+
+
+def test_box_mean_and_window_count_match_the_literal_window() -> None:
+    rng = np.random.default_rng(2)
+    for h, w, r in [(40, 50, 2), (7, 3, 10), (1, 9, 3), (12, 12, 0)]:
+        ones = np.ones((h, w))
+        np.testing.assert_array_equal(window_count((h, w), r), _boxsum(ones, r))   # exact integers
+        x = rng.random((h, w, 3)).astype(np.float32)
+        got = box_mean(x, r)
+        for c in range(3):
+            np.testing.assert_allclose(got[:, :, c], _boxsum(x[:, :, c].astype(np.float64), r) / _boxsum(ones, r),
+                                       atol=1e-6)
+        np.testing.assert_array_equal(box_mean(x[:, :, 1], r), got[:, :, 1])       # grey = one channel
 
 
 def test_edge_preserving_mean_limits() -> None:

@@ -842,8 +842,7 @@ def _fmspd_detail(X: list[np.ndarray], p: float, r: int, lam: float | None = Non
     ``1 - a`` of the last frame (``damping="last"``, the authors' code), of
     each frame (``"own"``) or not at all (``"none"``).
 
-    Patch statistics are float32 box means (as :func:`pixfuse.ops.filters.box_mean`,
-    whose arithmetic this repeats with the window counts computed once, and
+    Patch statistics are float32 box means (:func:`pixfuse.ops.filters.box_mean`,
     the three channels filtered in one call); the structure weights are
     float64.  At the (colour) finest scale the detail ``sum_k box(W_k) X_k -
     box(W_k mu_k)`` is accumulated in float32 (it is added to a float32
@@ -851,15 +850,7 @@ def _fmspd_detail(X: list[np.ndarray], p: float, r: int, lam: float | None = Non
     float64.
     """
     R = 2 * r + 1
-    ksize = (R, R)
     colour = X[0].ndim == 3
-    count = cv2.boxFilter(np.ones(X[0].shape[:2], np.float32), cv2.CV_32F, ksize, normalize=False,
-                          borderType=cv2.BORDER_CONSTANT)
-    count3 = cv2.merge([count, count, count]) if colour else count
-
-    def bmean(a: np.ndarray) -> np.ndarray:
-        s = cv2.boxFilter(a, cv2.CV_32F, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)
-        return cv2.divide(s, count3 if a.ndim == 3 else count, dst=s)
 
     def chan_mean(a: np.ndarray) -> np.ndarray:       # ((c0 + c1) + c2) / 3, as np.mean over a stack
         c = cv2.split(a)
@@ -871,12 +862,12 @@ def _fmspd_detail(X: list[np.ndarray], p: float, r: int, lam: float | None = Non
     means, strengths, edges = [], [], []
     for xf in X32:
         if colour:
-            m = chan_mean(bmean(xf))
-            sq = chan_mean(bmean(cv2.multiply(xf, xf)))
+            m = chan_mean(box_mean(xf, r))
+            sq = chan_mean(box_mean(cv2.multiply(xf, xf), r))
             gain = math.sqrt(3 * R * R)
         else:
-            m = bmean(xf)
-            sq = bmean(cv2.multiply(xf, xf))
+            m = box_mean(xf, r)
+            sq = box_mean(cv2.multiply(xf, xf), r)
             gain = R
         v = sq - m * m
         if lam is None:
@@ -898,8 +889,8 @@ def _fmspd_detail(X: list[np.ndarray], p: float, r: int, lam: float | None = Non
     out: np.ndarray | None = None
     w1sum: np.ndarray | None = None
     for k, x in enumerate(X):
-        w2 = bmean(wd[k].astype(np.float32))
-        w1 = bmean((means[k] * wd[k]).astype(np.float32))
+        w2 = box_mean(wd[k].astype(np.float32), r)
+        w1 = box_mean((means[k] * wd[k]).astype(np.float32), r)
         if colour:                       # sum_k X_k box(W_k), minus sum_k box(W_k mu_k) once at the end
             w2 = cv2.cvtColor(w2, cv2.COLOR_GRAY2RGB)
             if out is None:

@@ -24,11 +24,22 @@ def box_mean(img: np.ndarray, r: int) -> np.ndarray:
     img = np.asarray(img, dtype=np.float32)
     k = 2 * r + 1
     s = cv2.boxFilter(img, cv2.CV_32F, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
-    ones = np.ones(img.shape[:2], np.float32)
-    n = cv2.boxFilter(ones, cv2.CV_32F, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    n = window_count(img.shape[:2], r)
     if s.ndim == 3:
         n = n[:, :, None]
-    return s / n
+    return np.divide(s, n, out=s)
+
+
+def window_count(shape: tuple[int, ...], r: int) -> np.ndarray:
+    """Number of pixels of the (2r+1)x(2r+1) window inside an HxW image, per pixel (float32, exact integers).
+
+    The count is separable: rows in the window times columns in the window.
+    """
+    def axis(n: int) -> np.ndarray:
+        i = np.arange(n)
+        return (np.minimum(i + r, n - 1) - np.maximum(i - r, 0) + 1).astype(np.float32)
+
+    return np.multiply.outer(axis(int(shape[0])), axis(int(shape[1])))
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
