@@ -7,38 +7,11 @@ from typing import Optional
 
 import typer
 
-from ..errors import InputError, OutputError, ParameterError
+from ..errors import InputError, OutputError
 from ._app import app, fail
 
+#: methods offered by the command (:func:`pixfuse.ops.align.estimate_warp`)
 ALIGN_METHODS = ("mtb", "ecc", "similarity", "homography")
-
-
-def estimate_warp(ref, img, method: str, motion: str = "homography"):
-    """3x3 float64 warp mapping reference to frame coordinates (see :mod:`pixfuse.ops.align`).
-
-    ``mtb``: integer translation by median threshold bitmaps (exposure
-    invariant); ``ecc``: ECC with ``motion``; ``similarity``: SIFT + RANSAC
-    similarity (scale / rotation / translation, e.g. focus breathing);
-    ``homography``: SIFT + RANSAC homography refined by ECC.
-    """
-    import numpy as np
-
-    from ..ops import align as A
-
-    if method == "mtb":
-        dx, dy = A.mtb_shift(ref, img)
-        W = np.array([[1, 0, -dx], [0, 1, -dy]], np.float64)
-    elif method == "ecc":
-        W = A.ecc_transform(ref, img, motion)
-    elif method == "similarity":
-        W = A.feature_transform(ref, img, "similarity")
-    elif method == "homography":
-        W0 = A.feature_transform(ref, img, "homography")
-        W = A.ecc_transform(ref, img, "homography", init=W0)
-    else:
-        raise ParameterError(f"unknown alignment method {method!r}; use one of {', '.join(ALIGN_METHODS)}")
-    W = np.asarray(W, np.float64)
-    return W if W.shape[0] == 3 else np.vstack([W, [0, 0, 1]])
 
 
 @app.command("align")
@@ -63,7 +36,7 @@ def align_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ..io import read_image, write_image
-    from ..ops.align import MOTIONS, warp_to_reference
+    from ..ops.align import MOTIONS, estimate_warp, warp_to_reference
 
     if method not in ALIGN_METHODS:
         raise fail(f"--method must be one of {', '.join(ALIGN_METHODS)}, not {method!r}")
@@ -105,9 +78,9 @@ def align_cmd(
                 W = np.eye(3)
                 out = im
             else:
-                W = estimate_warp(imgs[ref], im, method, motion)
-                out = warp_to_reference(im, (W if W[2, :2].any() or W[2, 2] != 1 else W[:2]).astype(np.float32),
-                                        imgs[ref].shape)
+                W32 = estimate_warp(imgs[ref], im, method, motion)
+                out = warp_to_reference(im, W32, imgs[ref].shape)
+                W = W32.astype(np.float64) if W32.shape[0] == 3 else np.vstack([W32, [0, 0, 1]])
             write_image(targets[i], np.clip(out, 0, 1), meta, protect=frames)
             report.append({"file": str(f), "output": str(targets[i]), "reference": i == ref,
                            "warp": [[round(float(v), 6) for v in row] for row in W]})

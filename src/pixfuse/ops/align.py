@@ -174,6 +174,35 @@ def warp_to_reference(img: np.ndarray, W: np.ndarray, shape: tuple[int, ...]) ->
     return cv2.warpAffine(src, W, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
+#: Warp estimators of :func:`estimate_warp` / :func:`align_stack`.
+ALIGN_METHODS = ("mtb", "ecc", "features", "similarity", "homography")
+
+
+def estimate_warp(ref: np.ndarray, img: np.ndarray, method: str = "ecc", motion: str = "homography") -> np.ndarray:
+    """Warp (2x3, or 3x3 for a homography; float32) mapping ``ref`` to ``img`` coordinates.
+
+    ``mtb``: integer translation by median threshold bitmaps (exposure
+    invariant, :func:`mtb_shift`); ``ecc``: ECC with ``motion``
+    (:func:`ecc_transform`); ``features``: SIFT + RANSAC similarity refined
+    by ECC affine; ``similarity``: SIFT + RANSAC similarity only (scale /
+    rotation / translation, e.g. focus breathing); ``homography``: SIFT +
+    RANSAC homography refined by ECC homography (hand-held).  Apply with
+    :func:`warp_to_reference`.
+    """
+    if method == "mtb":
+        dx, dy = mtb_shift(ref, img)
+        return np.float32([[1, 0, -dx], [0, 1, -dy]])
+    if method == "ecc":
+        return ecc_transform(ref, img, motion)
+    if method == "features":
+        return ecc_transform(ref, img, "affine", init=feature_transform(ref, img, "similarity"))
+    if method == "similarity":
+        return feature_transform(ref, img, "similarity")
+    if method == "homography":
+        return ecc_transform(ref, img, "homography", init=feature_transform(ref, img, "homography"))
+    raise ParameterError(f"unknown alignment method {method!r}; use one of {', '.join(ALIGN_METHODS)}")
+
+
 def align_stack(images: Sequence[np.ndarray], method: str = "ecc", reference: int | None = None,
                 motion: str = "homography") -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Align every frame to a reference frame.
@@ -182,9 +211,10 @@ def align_stack(images: Sequence[np.ndarray], method: str = "ecc", reference: in
     ----------
     images : frames (HxW or HxWx3 float32 in [0, 1]), same size.
     method : ``"mtb"`` (integer translation, exposure-invariant; Ward 2003),
-        ``"ecc"`` (sub-pixel ``motion`` model by ECC, coarse to fine) or
+        ``"ecc"`` (sub-pixel ``motion`` model by ECC, coarse to fine),
         ``"features"`` (SIFT + RANSAC similarity - for focus breathing - refined
-        by ECC affine).
+        by ECC affine), ``"similarity"`` or ``"homography"``
+        (:func:`estimate_warp`).
     reference : index of the reference frame (default: the middle one).
     motion : ECC model: translation, euclidean, affine or homography.
 
@@ -207,16 +237,7 @@ def align_stack(images: Sequence[np.ndarray], method: str = "ecc", reference: in
             out.append(im)
             warps.append(np.eye(3, dtype=np.float32))
             continue
-        if method == "mtb":
-            dx, dy = mtb_shift(imgs[ref], im)
-            W = np.float32([[1, 0, -dx], [0, 1, -dy]])
-        elif method == "ecc":
-            W = ecc_transform(imgs[ref], im, motion)
-        elif method == "features":
-            W0 = feature_transform(imgs[ref], im, "similarity")
-            W = ecc_transform(imgs[ref], im, "affine", init=W0)
-        else:
-            raise ParameterError(f"unknown alignment method {method!r}; use mtb, ecc or features")
+        W = estimate_warp(imgs[ref], im, method, motion)
         out.append(warp_to_reference(im, W, imgs[ref].shape))
         warps.append(W if W.shape[0] == 3 else np.vstack([W, [0, 0, 1]]).astype(np.float32))
     return out, warps
