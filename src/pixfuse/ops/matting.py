@@ -106,8 +106,9 @@ def solve_alpha(img: np.ndarray, known: np.ndarray, values: np.ndarray, r: int =
     L = matting_laplacian(img, active, r, eps)
     u = np.flatnonzero(unknown.ravel())
     kn = np.flatnonzero(known.ravel())
-    Luu = L[u][:, u].tocsc()
-    Luk = L[u][:, kn]
+    Lu = L[u]
+    Luu = Lu[:, u].tocsc()
+    Luk = Lu[:, kn]
     A = (Luu + ridge * sparse.identity(u.size, format="csc")).tocsc()
     pri = np.full((m, h * w), 0.5) if prior is None else np.asarray(prior, np.float64).reshape(m, -1)
     B = np.stack([-(Luk @ out[j, kn]) + ridge * pri[j, u] for j in range(m)], axis=1)
