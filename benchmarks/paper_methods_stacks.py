@@ -40,6 +40,18 @@ def _timed(fn, repeat: int):
     return best, out
 
 
+def _cells(srcs: list[np.ndarray], metric: str, tot: dict[str, list[float]], params: dict,
+           repeat: int) -> list[str]:
+    """Fuse ``srcs`` with every method of ``tot``: "metric (seconds)" cells; the scores appended to ``tot``."""
+    cells = []
+    for m in tot:
+        t, f = _timed(lambda: pixfuse.fuse(srcs, m, **params), repeat)
+        q = pixfuse.evaluate(f, srcs, [metric])[metric]
+        tot[m].append(q)
+        cells.append(f"{q:.4f} ({t:.2f})")
+    return cells
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--focus", nargs="*", default=[])
@@ -62,12 +74,7 @@ def main() -> None:
         for sub in args.sets:
             for a in sorted((DATA / "multi_focus" / sub).glob("*_A.jpg")):
                 srcs = [_read(a), _read(a.with_name(a.stem[:-2] + "_B.jpg"))]
-                cells = []
-                for m in args.focus:
-                    t, f = _timed(lambda: pixfuse.fuse(srcs, m, **params), args.repeat)
-                    q = pixfuse.evaluate(f, srcs, ["qabf"])["qabf"]
-                    tot[m].append(q)
-                    cells.append(f"{q:.4f} ({t:.2f})")
+                cells = _cells(srcs, "qabf", tot, params, args.repeat)
                 print(f"| {a.stem[:-2]} {srcs[0].shape[1]}x{srcs[0].shape[0]} | " + " | ".join(cells) + " |")
         print("| mean | " + " | ".join(f"{np.mean(v):.4f}" for v in tot.values()) + " |")
     if args.exposure:
@@ -80,12 +87,7 @@ def main() -> None:
             seqs.append((a.stem[:-2], [a, a.with_name(a.stem[:-2] + "_B.jpg")]))
         for name, paths in seqs:
             srcs = [_read(p) for p in paths]
-            cells = []
-            for m in args.exposure:
-                t, f = _timed(lambda: pixfuse.fuse(srcs, m, **params), args.repeat)
-                q = pixfuse.evaluate(f, srcs, ["mef_ms_ssim"])["mef_ms_ssim"]
-                tot[m].append(q)
-                cells.append(f"{q:.4f} ({t:.2f})")
+            cells = _cells(srcs, "mef_ms_ssim", tot, params, args.repeat)
             print(f"| {name} ({len(srcs)}) | " + " | ".join(cells) + " |")
         print("| mean | " + " | ".join(f"{np.mean(v):.4f}" for v in tot.values()) + " |")
 
