@@ -310,6 +310,15 @@ def _normal_equations(aa: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, np.nd
     return A.T @ A, A.T @ Y, float(A.shape[0])
 
 
+def _normal_equations_acc(a: np.ndarray, y: np.ndarray) -> Any:
+    """Tile accumulator of the normal equations of ``a``, ``y`` over the recorder's core (lstsq, gram)."""
+    def acc(rec: Recorder) -> dict[str, np.ndarray]:
+        ata, aty, n = _normal_equations(rec.core_of(a), rec.core_of(y))
+        return {"n": np.array(n), "ata": ata, "aty": aty}
+
+    return acc
+
+
 def lstsq(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Least-squares coefficients ``c`` minimising ``||A c - y||`` over all pixels.
 
@@ -319,15 +328,11 @@ def lstsq(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     over tiles; the whole-image path solves the same normal equations so both
     agree to rounding.
     """
-    def acc(rec: Recorder) -> dict[str, np.ndarray]:
-        ata, aty, n = _normal_equations(rec.core_of(a), rec.core_of(y))
-        return {"n": np.array(n), "ata": ata, "aty": aty}
-
     def local() -> np.ndarray:
         ata, aty, _ = _normal_equations(a, y)
         return np.linalg.lstsq(ata, aty, rcond=None)[0]
 
-    return np.asarray(_stat("lstsq", acc, local, 0))
+    return np.asarray(_stat("lstsq", _normal_equations_acc(a, y), local, 0))
 
 
 def gram(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -336,15 +341,11 @@ def gram(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     For solvers other than plain least squares (e.g. bound-constrained), which
     can work on the ``K x K`` system instead of the pixels.
     """
-    def acc(rec: Recorder) -> dict[str, np.ndarray]:
-        ata, aty, n = _normal_equations(rec.core_of(a), rec.core_of(y))
-        return {"n": np.array(n), "ata": ata, "aty": aty}
-
     def local() -> tuple[np.ndarray, np.ndarray]:
         ata, aty, _ = _normal_equations(a, y)
         return ata, aty
 
-    ata, aty = _stat("gram", acc, local, 0)
+    ata, aty = _stat("gram", _normal_equations_acc(a, y), local, 0)
     return np.asarray(ata), np.asarray(aty)
 
 
