@@ -39,6 +39,7 @@ from ..errors import InputError, ParameterError
 from ..ops.mtf import mtf_filter
 from ..ops.resample import imresize, interp23tap
 from ..registry import register_metric
+from ._common import gauss1d
 
 __all__ = [
     "q2n_index", "q_avg", "sam_index", "ergas_index", "scc_index", "psnr_index", "ssim_index",
@@ -606,14 +607,8 @@ def cc_ref(fused: Any, sources: Sequence[Any], reference: Any = None, *, cut: in
     return float(np.mean(vals))
 
 
-def _gauss_win(size: int = 11, sigma: float = 1.5) -> np.ndarray:
-    x = np.arange(size) - (size - 1) / 2
-    g = np.exp(-(x * x) / (2 * sigma * sigma))
-    return g / g.sum()
-
-
 def _ssim_band(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
-    g = _gauss_win()
+    g = gauss1d(11, 1.5)
 
     def filt(a: np.ndarray) -> np.ndarray:
         a = ndimage.correlate1d(a, g, axis=0, mode="constant")[5:-5]
