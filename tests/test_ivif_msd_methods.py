@@ -12,6 +12,7 @@ import pytest
 import pixfuse
 from pixfuse.errors import ParameterError
 from pixfuse.io import read_image
+from pixfuse.metrics.information import en as entropy  # Shannon entropy, 8-bit histogram
 from pixfuse.ops.color import rgb_to_gray, rgb_to_ycbcr
 
 from conftest import data_path
@@ -62,14 +63,6 @@ def harvard_pair(kind: str, func: str):
         other, _ = read_image(data_path("medical", "harvard", kind, func, name))
         _CACHE[key] = (_crop(_grey(mri), 96), _crop(other, 96))
     return _CACHE[key]
-
-
-def entropy(img: np.ndarray) -> float:
-    """Shannon entropy (bits) of the 256-bin histogram of the 8-bit image."""
-    q = np.clip(np.rint(img * 255), 0, 255).astype(np.intp)
-    p = np.bincount(q.ravel(), minlength=256) / q.size
-    p = p[p > 0]
-    return float(-(p * np.log2(p)).sum())
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -128,11 +121,14 @@ def test_identical_sources_and_determinism(method):
 
 # mean, std, entropy of the fused luminance on the TNO "36" centre crop (64x64);
 # computed once with this implementation -- a refactor that changes them must say why.
+# Entropy is the project's EN metric (8-bit codes rint(x * 255) in float64); "mp" was re-pinned
+# (6.168732 -> 6.224938, same fused image) when the test's float32 copy of it, which rounds the
+# 533 exact .5 ties of mp's averaged codes to even, was dropped.
 PINNED = {
     "rp": (0.591042, 0.113834, 6.056341),
     "cp": (0.514729, 0.119638, 6.172449),
     "grp": (0.524496, 0.105265, 5.852193),
-    "mp": (0.539337, 0.121623, 6.168732),
+    "mp": (0.539337, 0.121623, 6.224938),
     "dwt": (0.524590, 0.084431, 5.763764),
     "swt": (0.525030, 0.082357, 5.744864),
     "dtcwt": (0.524874, 0.100093, 5.805941),

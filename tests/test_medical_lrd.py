@@ -14,6 +14,7 @@ import pytest
 import pixfuse
 from pixfuse.errors import InputError, ParameterError
 from pixfuse.io import read_image
+from pixfuse.metrics.information import en as entropy  # Shannon entropy, 8-bit histogram
 from pixfuse.methods.medical import lrd_fuse_band, lrd_fuse_lowpass
 from pixfuse.ops.color import rgb_to_gray, rgb_to_ycbcr
 from pixfuse.ops.gradient_domain import gradient_domain_enhance, laplacian_eigenvalues
@@ -44,13 +45,6 @@ def harvard_pair(kind: str, func: str, size: int = 128):
         else:
             _CACHE[key] = (_crop(mri, size), _crop(other, size))
     return _CACHE[key]
-
-
-def entropy(img: np.ndarray) -> float:
-    q = np.clip(np.rint(img * 255), 0, 255).astype(np.intp)
-    p = np.bincount(q.ravel(), minlength=256) / q.size
-    p = p[p > 0]
-    return float(-(p * np.log2(p)).sum())
 
 
 # ---------------------------------------------------------------- enhancement
