@@ -83,16 +83,19 @@ def _cmd_time(cmd: list[str], repeat: int, env: dict | None = None) -> float:
     return best
 
 
-def _cmd_pair(cmd_a: list[str], cmd_b: list[str], repeat: int, env_b: dict | None = None
+def _cmd_pair(cmd_a: list[str] | None, cmd_b: list[str], repeat: int, env_b: dict | None = None
               ) -> tuple[float, float, float, float]:
     """Two commands run alternately (a, b, a, b, ...), so both see the same machine load.
 
     Returns min wall a, min wall b, min CPU a, min CPU b; CPU = the child's user + system time
-    (``getrusage``), which a loaded machine inflates far less than the wall time.
+    (``getrusage``), which a loaded machine inflates far less than the wall time.  ``cmd_a=None``
+    (no peer tool) times ``cmd_b`` alone; a's figures are then NaN.
     """
-    ta = tb = ca = cb = float("inf")
+    ta = ca = float("inf") if cmd_a is not None else float("nan")
+    tb = cb = float("inf")
+    pairs = ((cmd_a, None, "a"), (cmd_b, env_b, "b")) if cmd_a is not None else ((cmd_b, env_b, "b"),)
     for _ in range(repeat):
-        for cmd, env, k in ((cmd_a, None, "a"), (cmd_b, env_b, "b")):
+        for cmd, env, k in pairs:
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = _cmd_time(cmd, 1, env)
             r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -279,7 +282,7 @@ def run_exposure(args, enfuse, env, py, tmp, mef_methods) -> None:
             t_enf_all, t_pf, c_enf, c_pf = _cmd_pair([enfuse, "-o", str(tmp / "e.tif")] + [str(p) for p in paths],
                                                      pf_cmd, args.repeat, env)
         else:
-            _, t_pf, _, c_pf = _cmd_pair(pf_cmd, pf_cmd, args.repeat, env)
+            _, t_pf, _, c_pf = _cmd_pair(None, pf_cmd, args.repeat, env)
             t_enf_all = c_enf = float("nan")
         cmd_rows.append((name, t_enf_all, t_pf, c_enf, c_pf))
     default = pixfuse.api.DEFAULT_METHODS["multi_exposure"]
@@ -338,7 +341,7 @@ def run_focus(args, enfuse, env, py, tmp) -> None:
             te, tp, ce, cp = _cmd_pair(eargs, pf_cmd, args.repeat, env)     # the whole-command pair, interleaved
         else:
             ce = float("nan")
-            _, tp, _, cp = _cmd_pair(pf_cmd, pf_cmd, args.repeat, env)
+            _, tp, _, cp = _cmd_pair(None, pf_cmd, args.repeat, env)
         focus_cmd.append((name, te, tp, ce, cp, res.get("enfuse", {}).get("qabf", float("nan")),
                           res[pixfuse.api.DEFAULT_METHODS["multi_focus"]]["qabf"]))
     dflt = pixfuse.api.DEFAULT_METHODS["multi_focus"]
