@@ -19,12 +19,6 @@ Before/after: ``--baseline DIR`` imports another pixfuse source tree (``DIR/pixf
 times it against this tree with the runs interleaved (so both see the same load), CPU time, best of
 ``--repeat``, and says whether each value is bit-identical.
 
-FMI kernel: ``--fmi-kernel`` times the three FMI metrics and the whole suite with the optional numba
-kernel (``pixfuse[fast]``, ``PIXFUSE_NUMBA=1``) and with the numpy path (the default), runs interleaved, CPU time,
-best of ``--repeat``, with the largest relative difference of the values; and the kernel's compile time
-in fresh processes: cold (empty numba cache, ``NUMBA_CACHE_DIR`` set to a new folder) and warm (the
-same folder again: the compiled code is loaded from the cache).
-
 Peer: with ``--octave-ref DIR`` (a folder holding the reference MATLAB scripts
 and a ``run_vifb.m`` driver that reads ``fname``; not shipped with pixfuse, the
 reference code is not ours to redistribute) the VIFB-13 suite is also timed in
@@ -166,19 +160,15 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, default=None,
                     help="another pixfuse source tree (the directory holding pixfuse/, e.g. from `git archive REV "
                          "src`): time it interleaved with this one and compare the values")
-    ap.add_argument("--fmi-kernel", action="store_true",
-                    help="compare the numba FMI kernel (PIXFUSE_NUMBA=1) with the numpy path (the default) "
-                         "and time its compilation")
     args = ap.parse_args()
     ir, vi, f = _load()
     src = [ir, vi]
     specs = [s for s in pixfuse.registry.metric_specs("ivif") if s.needs in ("fused", "sources")]
     names = sorted(s.name for s in specs)
-    pixfuse.evaluate(f, src, ["qp", "qcb", "qcv", "fmi_pixel", "fmi_dct"])  # filter banks (FMI kernel if enabled)
+    pixfuse.evaluate(f, src, ["qp", "qcb", "qcv"])  # build the cached filter banks once
     print(f"pixfuse metrics on a {f.shape[1]}x{f.shape[0]} IVIF pair (MSRS 00537D), one core, best of {args.repeat}")
     pools = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info()) or "none"
     print(f"threads: OpenCV {cv2.getNumThreads()}, native pools {pools}, scipy.fft workers 1 (default)")
-    print(f"FMI windows: {_fmi_path()}")
     print(f"start: {_loadavg()}")
     print(f"{'metric':22s} {'convention':48s} {'wall [ms]':>10s} {'CPU [ms]':>10s}  value")
     total = [0.0, 0.0]
@@ -216,8 +206,6 @@ def main() -> None:
     except PixfuseError as exc:
         print(f"evaluate(metrics='all') failed: {exc}")
     print(f"end: {_loadavg()}")
-    if args.fmi_kernel:
-        _fmi_kernel_compare(f, src, names, max(args.repeat, 1))
     if args.baseline is not None:
         _compare(args.baseline, f, src, names, max(args.repeat, 1))
     if args.octave_ref is not None:
@@ -227,81 +215,6 @@ def main() -> None:
         t = _best(lambda: pixfuse.evaluate(f, src, names), args.repeat)
         label = "whole suite, freed memory retained (opt-in retain_freed_memory())"
         print(f"{label:71s} {t[0] * 1e3:10.1f} {t[1] * 1e3:10.1f}  ({_loadavg()})")
-
-
-def _fmi_path() -> str:
-    from pixfuse.metrics import information
-
-    k = information._fmi_kernel()
-    if k is None:
-        return "numpy path (the default; PIXFUSE_NUMBA=1 with numba installed for the compiled kernel)"
-    import numba
-
-    return f"numba {numba.__version__} kernel (PIXFUSE_NUMBA=1)"
-
-
-_COMPILE_PROBE = """
-import time
-t0 = time.perf_counter()
-from pixfuse.metrics import _fmi_kernel as K
-import numpy as np
-t1 = time.perf_counter()
-x = np.arange(25.0).reshape(5, 5)
-K.fmi_map_image(x, x.T.copy(), x + 1)
-t2 = time.perf_counter()
-K.fmi_map_cols(np.ones((9, 4)), np.zeros((9, 4)), np.eye(9)[:, :4].copy())
-t3 = time.perf_counter()
-print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f}")
-"""
-
-
-def _fmi_kernel_compare(f: np.ndarray, src: list[np.ndarray], names: list[str], repeat: int) -> None:
-    """numba kernel vs numpy path, interleaved, CPU time; and the kernel's compile time, cold and warm."""
-    import sys
-
-    from pixfuse.metrics import information
-
-    old = os.environ.get("PIXFUSE_NUMBA")
-    os.environ["PIXFUSE_NUMBA"] = "1"
-    os.environ.pop("PIXFUSE_NO_NUMBA", None)
-    if information._fmi_kernel() is None:
-        print("\n--fmi-kernel: numba not available (pip install pixfuse[fast])")
-        return
-    pixfuse.evaluate(f, src, ["fmi_pixel", "fmi_dct"])  # compile or load the kernel
-    print(f"\nFMI: numba kernel (PIXFUSE_NUMBA=1) vs numpy path, interleaved runs, CPU time, best of {repeat}")
-    print(f"start: {_loadavg()}")
-    print(f"{'metric':24s} {'numpy [ms]':>11s} {'numba [ms]':>11s} {'ratio':>7s}  max rel. difference of the value")
-    fmi = [n for n in names if n.startswith("fmi")]
-    rows = [(n, [n]) for n in fmi] + [(f"whole suite ({len(names)})", names)]
-    for label, ns in rows:
-        t = {"1": [], "0": []}
-        vals = {}
-        for _ in range(repeat):
-            for env in ("1", "0"):
-                os.environ["PIXFUSE_NUMBA"] = "0" if env == "1" else "1"
-                with cache_scope():
-                    c = time.process_time()
-                    vals[env] = pixfuse.evaluate(f, src, ns)
-                    t[env].append(time.process_time() - c)
-        diff = max(abs(vals["0"][n] - vals["1"][n]) / max(abs(vals["1"][n]), 1e-300) for n in ns if n in fmi)
-        a, b = min(t["1"]), min(t["0"])
-        print(f"{label:24s} {a * 1e3:11.1f} {b * 1e3:11.1f} {a / b:7.2f}  {diff:.1e}")
-    print(f"end: {_loadavg()}")
-    if old is None:
-        os.environ.pop("PIXFUSE_NUMBA", None)
-    else:
-        os.environ["PIXFUSE_NUMBA"] = old
-    env = dict(os.environ)
-    with tempfile.TemporaryDirectory() as td:
-        env["NUMBA_CACHE_DIR"] = td
-        for label in ("cold (empty cache)", "warm (cache hit)"):
-            out = subprocess.run([sys.executable, "-c", _COMPILE_PROBE], env=env, capture_output=True, text=True)
-            if out.returncode:
-                print("compile probe failed:", out.stderr[-500:])
-                return
-            imp, first, cols = (float(x) for x in out.stdout.split())
-            print(f"kernel compile, new process, {label}: import {imp:.2f} s, first fmi_map_image call "
-                  f"{first:.2f} s, first fmi_map_cols call {cols:.2f} s")
 
 
 def _octave(args: argparse.Namespace, ir: np.ndarray, vi: np.ndarray, f: np.ndarray,

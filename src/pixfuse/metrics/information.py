@@ -7,8 +7,6 @@ Tang's MI with its uint8 saturation).  All on the 8-bit (0-255) domain.
 """
 from __future__ import annotations
 
-import os
-import warnings
 from typing import Any
 
 import numpy as np
@@ -621,56 +619,11 @@ def _edge_codes(x: np.ndarray) -> np.ndarray:
     return code.ravel()
 
 
-#: the compiled kernel module once imported (None: not tried yet; False: unavailable)
-_KERNEL: Any = None
-
-
-def _fmi_kernel() -> Any:
-    """The numba FMI kernel module (:mod:`pixfuse.metrics._fmi_kernel`) when enabled, else None.
-
-    Opt-in: ``PIXFUSE_NUMBA=1`` with numba installed (the optional ``fast`` extra);
-    ``PIXFUSE_NO_NUMBA=1`` always wins (both read on every call).  None as well when numba
-    does not import, or after the kernel failed once (a warning is issued and the numpy path
-    is used from then on).  Not the default: on one core it measured no faster than the numpy
-    path (docs/metrics.md, Speed) and costs a numba import (~0.5 s) per process plus a
-    one-time compilation (~30 s, then cached).
-    """
-    global _KERNEL
-    if os.environ.get("PIXFUSE_NO_NUMBA", "") not in ("", "0"):
-        return None
-    if os.environ.get("PIXFUSE_NUMBA", "") in ("", "0"):
-        return None
-    if _KERNEL is None:
-        try:
-            from . import _fmi_kernel as K
-        except ImportError:
-            K = False
-        _KERNEL = K
-    return _KERNEL or None
-
-
-def _kernel_call(name: str, *args: np.ndarray) -> np.ndarray | None:
-    """Run ``_fmi_kernel.<name>(*args)``; None (numpy path) when the kernel is unavailable or fails."""
-    global _KERNEL
-    K = _fmi_kernel()
-    if K is None:
-        return None
-    try:
-        return getattr(K, name)(*(np.ascontiguousarray(x, dtype=np.float64) for x in args))
-    except Exception as e:  # a broken numba/llvmlite install must not break the metric
-        _KERNEL = False
-        warnings.warn(f"pixfuse: numba FMI kernel failed ({type(e).__name__}: {e}); using the numpy path",
-                      RuntimeWarning, stacklevel=3)
-        return None
-
-
 def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge") -> float:
     """Haghighat's feature mutual information with a 3x3 window (``analysis_fmi``/``fmi.m``).
 
-    Mean over all 3x3 windows of ``(FMI(A, F) + FMI(B, F)) / 2`` on the feature maps.
-    The windows are evaluated in numpy batches of ``_FMI_CHUNK``, or, opt-in with
-    ``PIXFUSE_NUMBA=1`` and numba installed (``pip install pixfuse[fast]``), by the compiled
-    kernel :mod:`pixfuse.metrics._fmi_kernel` (same values to rounding, ~1e-14 per window).
+    Mean over all 3x3 windows of ``(FMI(A, F) + FMI(B, F)) / 2`` on the feature maps;
+    windows are processed in batches of ``_FMI_CHUNK``.
     """
     fa, fb, ff = _feature(a, feature), _feature(b, feature), _feature(f, feature)
     if feature == "edge":  # binary windows: evaluate each distinct (a, b, f) triple once
@@ -679,13 +632,8 @@ def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge"
         code |= _edge_codes(ff)
         uniq, counts = np.unique(code, return_counts=True)
         bits = ((uniq[None, :] >> np.arange(27)[:, None]) & 1).astype(np.float64)
-        vals = _kernel_call("fmi_map_cols", bits[18:], bits[9:18], bits[:9])
-        if vals is None:
-            vals = _fmi_map(bits[18:], bits[9:18], bits[:9])
+        vals = _fmi_map(bits[18:], bits[9:18], bits[:9])
         return float(vals @ counts / code.size)
-    vals = _kernel_call("fmi_map_image", fa, fb, ff)
-    if vals is not None:
-        return float(vals.ravel().mean())
     nr, nc = ff.shape[0] - 2, ff.shape[1] - 2
     out = np.empty(max(nr, 0) * max(nc, 0))
     step = max(1, _FMI_CHUNK // max(nc, 1))
