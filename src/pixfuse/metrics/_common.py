@@ -261,8 +261,13 @@ def down2(x: np.ndarray) -> np.ndarray:
     """MATLAB ``imfilter(x, ones(2)/4, 'symmetric', 'same')`` then ``x(1:2:end, 1:2:end)``
     (the scale step of MS-SSIM and MEF-MS-SSIM)."""
     p = np.pad(x, ((0, 1), (0, 1)), mode="symmetric")
-    y = (p[:-1, :-1] + p[1:, :-1] + p[:-1, 1:] + p[1:, 1:]) / 4.0
-    return y[::2, ::2]
+    h, w = x.shape
+    # only the kept samples (every other row and column), same additions in the same order
+    y = p[0:h:2, 0:w:2] + p[1:h + 1:2, 0:w:2]
+    y += p[0:h:2, 1:w + 1:2]
+    y += p[1:h + 1:2, 1:w + 1:2]
+    y /= 4.0
+    return y
 
 
 def blocks(x: np.ndarray, size: int) -> np.ndarray:

@@ -58,9 +58,14 @@ def en(fused: Any, sources: Any = None, reference: Any = None) -> float:
 # ------------------------------------------------------------------------ CE
 
 
+def _hist(x: np.ndarray) -> np.ndarray:
+    """Memoised :func:`~pixfuse.metrics._common.hist256` (the fused image's serves every source)."""
+    return C.memo(("hist256",), lambda: C.hist256(x), x)
+
+
 def _ce(src: np.ndarray, f: np.ndarray) -> float:
-    p1 = C.hist256(src) / src.size
-    p2 = C.hist256(f) / src.size
+    p1 = _hist(src) / src.size
+    p2 = _hist(f) / src.size
     m = (p1 != 0) & (p2 != 0)
     return float((p1[m] * np.log2(p1[m] / p2[m])).sum())
 
@@ -103,16 +108,20 @@ def mutual_information(a: np.ndarray, b: np.ndarray, base: float = 2.0) -> float
     return C.entropy_p(h.sum(1), base) + C.entropy_p(h.sum(0), base) - C.entropy_p(h.ravel(), base)
 
 
-def _mi_vifb(a: np.ndarray, b: np.ndarray) -> float:
-    def norm(x: np.ndarray) -> np.ndarray:
-        lo, hi = x.min(), x.max()
-        if hi == lo:
-            return np.zeros_like(x)
-        return (x - lo) / (hi - lo)
+def _mi_bins(x: np.ndarray) -> np.ndarray:
+    """VIFB's ``int16(x * 255)`` of the min-max normalised image (memoised: the fused image's
+    serves every source)."""
 
-    ia = C.mround(norm(a) * 255)  # int16(x*255): round half away from zero
-    ib = C.mround(norm(b) * 255)
-    return mutual_information(ia, ib, np.e)
+    def f() -> np.ndarray:
+        lo, hi = x.min(), x.max()
+        n = np.zeros_like(x) if hi == lo else (x - lo) / (hi - lo)
+        return C.mround(n * 255)  # int16(x*255): round half away from zero
+
+    return C.memo(("mi_vifb_bins",), f, x)
+
+
+def _mi_vifb(a: np.ndarray, b: np.ndarray) -> float:
+    return mutual_information(_mi_bins(a), _mi_bins(b), np.e)
 
 
 @register_metric("mi", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="VIFB",
@@ -198,8 +207,24 @@ def normalize1(x: np.ndarray) -> np.ndarray:
 
 
 def _joint_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    h = C.joint_hist(a, b)
-    return h / h.sum()
+    """Joint pdf of two ``normalize1``-d images (rows index ``a``); memoised per ordered pair:
+    NMI, Q_TE and Q_NCIE use the same (source, fused) pairs.  Shared: do not modify."""
+
+    def f() -> np.ndarray:
+        h = C.joint_hist(a, b)
+        return h / h.sum()
+
+    return C.memo(("joint_p",), f, a, b)
+
+
+def _joint_entropies(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Entropies in bits of the column sums, the row sums and the whole of :func:`_joint_p` (memoised)."""
+
+    def f() -> tuple[float, float, float]:
+        h = _joint_p(a, b)
+        return C.entropy_p(h.sum(0), 2.0), C.entropy_p(h.sum(1), 2.0), C.entropy_p(h.ravel(), 2.0)
+
+    return C.memo(("joint_ent",), f, a, b)
 
 
 def _liu_single(fn: Any) -> Any:
@@ -215,10 +240,7 @@ def _liu_single(fn: Any) -> Any:
 def _nmi_core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     tot = 0.0
     for s in (a, b):
-        h = _joint_p(s, f)
-        hx = C.entropy_p(h.sum(0), 2.0)
-        hy = C.entropy_p(h.sum(1), 2.0)
-        hxy = C.entropy_p(h.ravel(), 2.0)
+        hx, hy, hxy = _joint_entropies(s, f)
         den = hx + hy
         tot += (hx + hy - hxy) / den if den > 0 else 0.0
     return 2.0 * tot
@@ -277,9 +299,9 @@ def q_te(fused: Any, sources: Any, reference: Any = None) -> float:
 
 
 def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    h = _joint_p(a, b)
+    h0, h1, hj = _joint_entropies(a, b)
     lb = np.log2(256.0)
-    return (C.entropy_p(h.sum(0)) + C.entropy_p(h.sum(1)) - C.entropy_p(h.ravel())) / lb
+    return (h0 + h1 - hj) / lb
 
 
 def _ncie_core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:

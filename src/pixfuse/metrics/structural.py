@@ -25,30 +25,76 @@ SSIM_CIT = (
 # ---------------------------------------------------------------- SSIM maps
 
 
-def _ssim_stats(a: np.ndarray, b: np.ndarray, n: int, sigma: float) -> tuple[np.ndarray, ...]:
-    """mu_a, mu_b, sigma_a^2, sigma_b^2, sigma_ab with ``filter2(gauss, ., 'valid')``."""
+def _gv(x: np.ndarray, n: int, sigma: float) -> np.ndarray:
+    """``filter2(fspecial('gaussian', n, sigma), x, 'valid')`` as a contiguous array."""
     g = C.gauss1d(n, sigma)
+    # contiguous: every later elementwise operation on a 'valid' view is ~3x slower
+    return np.ascontiguousarray(C.sepfilt(x, g, g, "zero", shape="valid"))
 
-    def gv(x: np.ndarray) -> np.ndarray:
-        return C.sepfilt(x, g, g, "zero", shape="valid")
 
-    def mu(x: np.ndarray) -> np.ndarray:
-        return C.memo(("gmu", n, sigma), lambda: gv(x), x)
+def _mu(x: np.ndarray, n: int, sigma: float) -> np.ndarray:
+    return C.memo(("gmu", n, sigma), lambda: _gv(x, n, sigma), x)
 
-    def sq(x: np.ndarray) -> np.ndarray:
-        return C.memo(("gsq", n, sigma), lambda: gv(x * x) - mu(x) ** 2, x)
 
-    mua, mub = mu(a), mu(b)
+def _var(x: np.ndarray, n: int, sigma: float) -> np.ndarray:
+    def f() -> np.ndarray:
+        m = _mu(x, n, sigma)
+        v = _gv(x * x, n, sigma)
+        v -= m * m
+        return v
+
+    return C.memo(("gsq", n, sigma), f, x)
+
+
+def _cov(a: np.ndarray, b: np.ndarray, n: int, sigma: float) -> np.ndarray:
+    def f() -> np.ndarray:
+        c = _gv(a * b, n, sigma)
+        c -= _mu(a, n, sigma) * _mu(b, n, sigma)
+        return c
+
     # symmetric in (a, b) bit for bit (a * b == b * a): one entry for both orders
-    sab = C.memo(("gab", n, sigma), lambda: gv(a * b) - mua * mub, *sorted((a, b), key=id))
-    return mua, mub, sq(a), sq(b), sab
+    return C.memo(("gab", n, sigma), f, *sorted((a, b), key=id))
+
+
+def _ssim_stats(a: np.ndarray, b: np.ndarray, n: int, sigma: float) -> tuple[np.ndarray, ...]:
+    """mu_a, mu_b, sigma_a^2, sigma_b^2, sigma_ab with ``filter2(gauss, ., 'valid')`` (memoised, shared:
+    callers must not modify them)."""
+    return _mu(a, n, sigma), _mu(b, n, sigma), _var(a, n, sigma), _var(b, n, sigma), _cov(a, b, n, sigma)
+
+
+def _ssim_formula(mua: np.ndarray, mub: np.ndarray, saa: np.ndarray, sbb: np.ndarray, sab: np.ndarray,
+                  c1: float, c2: float) -> np.ndarray:
+    """``((2 mua mub + c1)(2 sab + c2)) / ((mua^2 + mub^2 + c1)(saa + sbb + c2))``, evaluated in place
+    in the same operation order (bit-identical to the plain expression); symmetric in (a, b) bit for bit."""
+    num = np.multiply(mua, 2)
+    num *= mub
+    num += c1
+    t = np.multiply(sab, 2)
+    t += c2
+    num *= t
+    den = np.multiply(mua, mua)
+    np.multiply(mub, mub, out=t)
+    den += t
+    den += c1
+    np.add(saa, sbb, out=t)
+    t += c2
+    den *= t
+    num /= den
+    return num
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray, *, n: int = 11, sigma: float = 1.5, c1: float = (0.01 * 255) ** 2,
              c2: float = (0.03 * 255) ** 2) -> np.ndarray:
-    """SSIM map of Wang's ``ssim_index.m`` (Gaussian window, ``filter2 'valid'``)."""
-    mua, mub, saa, sbb, sab = _ssim_stats(a, b, n, sigma)
-    return ((2 * mua * mub + c1) * (2 * sab + c2)) / ((mua * mua + mub * mub + c1) * (saa + sbb + c2))
+    """SSIM map of Wang's ``ssim_index.m`` (Gaussian window, ``filter2 'valid'``).
+
+    Memoised per unordered pair (the map is symmetric bit for bit): SSIM, Q_W share it.
+    The result is shared; callers must not modify it.
+    """
+
+    def f() -> np.ndarray:
+        return _ssim_formula(*_ssim_stats(a, b, n, sigma), c1, c2)
+
+    return C.memo(("ssim_map", n, sigma, c1, c2), f, *sorted((a, b), key=id))
 
 
 def _ssim_vifb(F: np.ndarray, S: list[np.ndarray], name: str) -> float:
@@ -122,33 +168,45 @@ def ssim_tang(fused: Any, sources: Any, reference: Any = None) -> float:
 # ------------------------------------------------------------------ MS-SSIM
 
 
+def _pyramid(x: np.ndarray) -> list[np.ndarray]:
+    """The 5 scales of ``msssim.m`` (memoised: the fused image's serves every source)."""
+
+    def f() -> list[np.ndarray]:
+        levels = [x]
+        for _ in range(4):
+            levels.append(C.down2(levels[-1]))
+        return levels
+
+    return C.memo(("ms_pyr",), f, x)
+
+
 def msssim_wang(a: np.ndarray, b: np.ndarray) -> float:
-    """Wang's multi-scale SSIM (``msssim.m``, Asilomar 2003): 5 scales, default weights."""
+    """Wang's multi-scale SSIM (``msssim.m``, Asilomar 2003): 5 scales, default weights.
+
+    Speed: the scale-0 statistics are the SSIM ones (shared through the cache), the
+    fused image's pyramid and per-scale means/variances are computed once for all sources.
+    """
     w = np.array([0.0448, 0.2856, 0.3001, 0.2363, 0.1333])
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     cs_l = []
+    pa, pb = _pyramid(a), _pyramid(b)
     for lev in range(5):
-        mua, mub, saa, sbb, sab = _ssim_stats(a, b, 11, 1.5) if lev == 0 else _raw_stats(a, b)
-        cs = (2 * sab + c2) / (saa + sbb + c2)
+        a, b = pa[lev], pb[lev]
+        saa, sbb, sab = _var(a, 11, 1.5), _var(b, 11, 1.5), _cov(a, b, 11, 1.5)
+        cs = np.multiply(sab, 2)
+        cs += c2
+        t = np.add(saa, sbb)
+        t += c2
+        cs /= t
         if lev < 4:
             cs_l.append(cs.mean())
-            a, b = C.down2(a), C.down2(b)
         else:
+            mua, mub = _mu(a, 11, 1.5), _mu(b, 11, 1.5)
             l_ = (2 * mua * mub + c1) / (mua * mua + mub * mub + c1)
             last = (l_ * cs).mean()
     vals = np.array(cs_l + [last])
     with np.errstate(invalid="ignore"):
         return float(np.prod(vals ** w))  # NaN if a factor is negative (MATLAB: complex)
-
-
-def _raw_stats(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
-    g = C.gauss1d(11, 1.5)
-
-    def gv(x: np.ndarray) -> np.ndarray:
-        return C.sepfilt(x, g, g, "zero", shape="valid")
-
-    mua, mub = gv(a), gv(b)
-    return mua, mub, gv(a * a) - mua * mua, gv(b * b) - mub * mub, gv(a * b) - mua * mub
 
 
 @register_metric("ms_ssim", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="paper (Wang msssim.m)",
@@ -210,6 +268,10 @@ _H1 = np.array([[1.0, 2, 1], [0, 0, 0], [-1, -2, -1]])
 _H3 = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
 
 
+def _is_integral(p: np.ndarray) -> bool:
+    return bool((np.floor(p) == p).all())
+
+
 def _xydeas_grad(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Strength and angle of ``conv2(p, h, 'same')`` Sobel responses (zero border)."""
 
@@ -221,18 +283,43 @@ def _xydeas_grad(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # A response that is zero in exact arithmetic can come out as +-1e-11
         # (summation-order noise) for non-integer input; its sign would flip the
         # orientation between +-pi/2.  Snap such noise to 0 (-> pi/2, the exact
-        # result); integer-valued inputs never have nonzero responses this small.
-        tol = 64 * np.finfo(float).eps * 8 * max(abs(float(p.max())), abs(float(p.min())), 1.0)
-        sx[np.abs(sx) < tol] = 0
-        sy[np.abs(sy) < tol] = 0
+        # result); integer-valued inputs never have nonzero responses this small
+        # (their responses are exact integers), so the snap is skipped for them.
+        if not _is_integral(p):
+            tol = 64 * np.finfo(float).eps * 8 * max(abs(float(p.max())), abs(float(p.min())), 1.0)
+            sx[np.abs(sx) < tol] = 0
+            sy[np.abs(sy) < tol] = 0
+        zero = sx == 0
         g = sx * sx
-        g += sy * sy
+        # atan(sy / sx), pi/2 where sx = 0 (the divisor set to 1 there first)
+        sx[zero] = 1
+        np.divide(sy, sx, out=sx)
+        a = np.arctan(sx, out=sx)
+        a[zero] = np.pi / 2
+        sy *= sy
+        g += sy
         np.sqrt(g, out=g)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.where(sx == 0, np.pi / 2, np.arctan(sy / np.where(sx == 0, 1, sx)))
         return g, a
 
     return C.memo(("xydeas",), f, p)
+
+
+def _strength_ratio(gA: np.ndarray, gF: np.ndarray) -> np.ndarray:
+    """``min(gA, gF) / max(gA, gF)`` (a fresh array; NaN where both are 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.minimum(gA, gF)
+        r /= np.maximum(gA, gF)
+    return r
+
+
+def _sigmoid(x: np.ndarray, T: float, k: float, D: float) -> np.ndarray:
+    """``T / (1 + exp(k (x - D)))`` in place on ``x`` (same operations as the expression)."""
+    x -= D
+    x *= k
+    with np.errstate(over="ignore"):
+        np.exp(x, out=x)
+    x += 1
+    return np.divide(T, x, out=x)
 
 
 def _qabf_core(*args: np.ndarray) -> float:
@@ -242,12 +329,18 @@ def _qabf_core(*args: np.ndarray) -> float:
     den = 0.0
     for p in args[:-1]:
         gA, aA = _xydeas_grad(p)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            G = np.where(gA > gF, gF / gA, np.where(gA == gF, gF, gA / gF))
-        A = 1 - np.abs(aA - aF) / (np.pi / 2)
-        with np.errstate(over="ignore"):
-            Q = Tg / (1 + np.exp(kg * (G - Dg))) * (Ta / (1 + np.exp(ka * (A - Da))))
-        num += (Q * gA).sum()
+        # G = gF / gA where gA > gF, gA / gF where gA < gF, gF where equal (VIFB)
+        G = _strength_ratio(gA, gF)
+        eq = gA == gF
+        G[eq] = gF[eq]
+        A = np.subtract(aA, aF)
+        np.abs(A, out=A)
+        A /= np.pi / 2
+        np.subtract(1, A, out=A)
+        Q = _sigmoid(G, Tg, kg, Dg)
+        Q *= _sigmoid(A, Ta, ka, Da)
+        Q *= gA
+        num += Q.sum()
         den += gA.sum()
     return float(num / den) if den > 0 else 0.0
 
@@ -308,54 +401,84 @@ def qabf_tang(fused: Any, sources: Any, reference: Any = None) -> float:
 # --------------------------------------------------- Petrovic / Kumar family
 
 
-def _kumar_sobel(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Kumar's ``sobel_fn`` (kernels / 8, mirror extension without edge repeat): gv, gh, g."""
+def _kumar_grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kumar's ``sobel_fn`` (kernels / 8, mirror extension without edge repeat): strength g and
+    angle ``atan(gv / gh)`` (+-pi/2 where gh = 0, 0 where both are 0); memoised per image."""
 
-    def f() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def f() -> tuple[np.ndarray, np.ndarray]:
         gv = C.filt(x, np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 8, "reflect")
         gh = C.filt(x, np.array([[-1.0, -2, -1], [0, 0, 0], [1, 2, 1]]) / 8, "reflect")
-        return gv, gh, np.sqrt(gh * gh + gv * gv)
+        both0 = (gv == 0) & (gh == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.divide(gv, gh)
+        np.arctan(a, out=a)
+        a[both0] = 0.0
+        gv *= gv
+        gh *= gh
+        gh += gv  # gh^2 + gv^2
+        return np.sqrt(gh, out=gh), a
 
-    return C.memo(("kumar_sobel",), f, x)
+    return C.memo(("kumar_grad",), f, x)
 
 
 def petrovic_kumar(f: np.ndarray, i1: np.ndarray, i2: np.ndarray) -> dict[str, float]:
-    """Kumar's ``objective_fusion_perform_fn(f, I1, I2)``: QABF, LABF, NABF (Petrovic), NABF (Kumar)."""
+    """Kumar's ``objective_fusion_perform_fn(f, I1, I2)``: QABF, LABF, NABF (Petrovic), NABF (Kumar).
+
+    Speed: each image's strength and angle are memoised (shared with the published-call
+    variant); the per-pixel terms are evaluated in place, in the reference's operation order.
+    """
     Td, wt_min, Lg = 2.0, 0.001, 1.5
     Nrg, kg, sg, Nra, ka, sa = 0.9999, 19.0, 0.5, 0.9995, 22.0, 0.5
-    gvA, ghA, gA = _kumar_sobel(i1)
-    gvB, ghB, gB = _kumar_sobel(i2)
-    gvF, ghF, gF = _kumar_sobel(f)
+    gA, aA = _kumar_grad(i1)
+    gB, aB = _kumar_grad(i2)
+    gF, aF = _kumar_grad(f)
 
-    def ratio(g: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(g > gF, gF / g, g / gF)
-        return np.where((g == 0) | (gF == 0), 0.0, r)
-
-    def angle(x: np.ndarray, gv: np.ndarray, gh: np.ndarray) -> np.ndarray:
-        def f() -> np.ndarray:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                a = np.arctan(gv / gh)  # +-pi/2 where gh = 0
-            return np.where((gv == 0) & (gh == 0), 0.0, a)
-
-        return C.memo(("kumar_angle",), f, x)  # per image: shared with the published-call variant
+    def q(g: np.ndarray, a: np.ndarray) -> np.ndarray:
+        # sqrt(Nrg / (1 + exp(-kg (ratio - sg))) * Nra / (1 + exp(-ka (angle term - sa))))
+        r = _strength_ratio(g, gF)  # g / gF or gF / g, 0 where either is 0
+        r[np.maximum(g, gF) == 0] = 0.0
+        t = np.subtract(a, aF)
+        np.abs(t, out=t)
+        t -= np.pi / 2
+        np.abs(t, out=t)
+        t *= 2
+        t /= np.pi
+        out = _sigmoid(r, Nrg, -kg, sg)
+        out *= _sigmoid(t, Nra, -ka, sa)
+        return np.sqrt(out, out=out)
 
     def weight(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return C.memo(("kumar_weight",), lambda: np.where(g >= Td, g ** Lg, wt_min), x)
+        def w() -> np.ndarray:
+            out = g ** Lg
+            out[g < Td] = wt_min
+            return out
 
-    aA, aB, aF = angle(i1, gvA, ghA), angle(i2, gvB, ghB), angle(f, gvF, ghF)
-    aAF = np.abs(np.abs(aA - aF) - np.pi / 2) * 2 / np.pi
-    aBF = np.abs(np.abs(aB - aF) - np.pi / 2) * 2 / np.pi
-    QAF = np.sqrt(Nrg / (1 + np.exp(-kg * (ratio(gA) - sg))) * (Nra / (1 + np.exp(-ka * (aAF - sa)))))
-    QBF = np.sqrt(Nrg / (1 + np.exp(-kg * (ratio(gB) - sg))) * (Nra / (1 + np.exp(-ka * (aBF - sa)))))
+        return C.memo(("kumar_weight",), w, x)
+
+    QAF = q(gA, aA)
+    QBF = q(gB, aB)
     wA, wB = weight(i1, gA), weight(i2, gB)
-    ws = (wA + wB).sum()
+    wAB = wA + wB
+    ws = wAB.sum()
     qabf_ = (QAF * wA).sum() / ws + (QBF * wB).sum() / ws
-    rr = (gF <= gA) | (gF <= gB)
-    labf_ = (rr * ((1 - QAF) * wA + (1 - QBF) * wB)).sum() / ws
     art = (gF > gA) & (gF > gB)
-    nabf1 = (art * (2 - QAF - QBF) * (wA + wB)).sum() / ws
-    nabf_ = (art * ((1 - QAF) * wA + (1 - QBF) * wB)).sum() / ws
+    # nabf1 = sum(art (2 - QAF - QBF) (wA + wB)) / ws
+    t = np.subtract(2, QAF)
+    t -= QBF
+    t *= art
+    t *= wAB
+    nabf1 = t.sum() / ws
+    # L = (1 - QAF) wA + (1 - QBF) wB; labf over ~art (gF <= gA or gF <= gB), nabf over art
+    np.subtract(1, QAF, out=QAF)
+    QAF *= wA
+    np.subtract(1, QBF, out=QBF)
+    QBF *= wB
+    QAF += QBF
+    np.multiply(QAF, art, out=t)
+    nabf_ = t.sum() / ws
+    np.logical_not(art, out=art)
+    np.multiply(QAF, art, out=t)
+    labf_ = t.sum() / ws
     return {"qabf": float(qabf_), "labf": float(labf_), "nabf_petrovic": float(nabf1), "nabf": float(nabf_)}
 
 
@@ -431,11 +554,19 @@ def labf(fused: Any, sources: Any, reference: Any = None) -> float:
 
 
 def _window_sums(x: np.ndarray, block: int) -> np.ndarray:
-    """Sums over every ``block`` x ``block`` window ('valid') from the integral image.
+    """Sums over every ``block`` x ``block`` window ('valid'), contiguous.
 
-    Exact for the 8-bit data the metrics see (integer sums stay far below 2^53).
+    Exact for the integer-valued 8-bit data the metrics see (integer sums stay far
+    below 2^53), so any summation order gives the same numbers: OpenCV's running box
+    sum for integer-valued input (faster), the integral image otherwise.
     """
-    c = cv2.integral(np.ascontiguousarray(x, dtype=np.float64), sdepth=cv2.CV_64F)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    h, w = x.shape
+    if _is_integral(x) and max(float(x.max()), -float(x.min())) <= 2.0 ** 20:
+        s = cv2.boxFilter(x, cv2.CV_64F, (block, block), anchor=(0, 0), normalize=False,
+                          borderType=cv2.BORDER_CONSTANT)
+        return np.ascontiguousarray(s[:h - block + 1, :w - block + 1])
+    c = cv2.integral(x, sdepth=cv2.CV_64F)
     return c[block:, block:] - c[:-block, block:] - c[block:, :-block] + c[:-block, :-block]
 
 
@@ -453,13 +584,25 @@ def uiqi(a: np.ndarray, b: np.ndarray, block: int = 8) -> float:
     s11, s22 = wsum(a * a, "xx", a), wsum(b * b, "xx", b)
     s12 = _window_sums(a * b, block)
     prod = s1 * s2
-    sq = s1 * s1 + s2 * s2
-    num = 4 * (N * s12 - prod) * prod
-    den1 = N * (s11 + s22) - sq
+    sq = s1 * s1
+    t = s2 * s2
+    sq += t
+    # num = 4 (N s12 - prod) prod, den1 = N (s11 + s22) - sq, den = den1 sq
+    num = s12
+    num *= N
+    num -= prod
+    num *= 4
+    num *= prod
+    den1 = np.add(s11, s22, out=t)
+    den1 *= N
+    den1 -= sq
     den = den1 * sq
     # 1 where both windows are flat and equal; the luminance term where only the variances vanish
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(den != 0, num / den, np.where((den1 == 0) & (sq != 0), 2 * prod / sq, 1.0))
+        q = np.divide(num, den, out=num)
+        z = den == 0
+        if z.any():
+            q[z] = np.where((den1[z] == 0) & (sq[z] != 0), 2 * prod[z] / sq[z], 1.0)
     return float(q.mean())
 
 
@@ -484,23 +627,34 @@ def q0(fused: Any, sources: Any, reference: Any = None) -> float:
 
 
 def _piella_qw(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
-    _, _, s1, s2, _ = _ssim_stats(a, b, 11, 1.5)
+    s1, s2 = _var(a, 11, 1.5), _var(b, 11, 1.5)
     both0 = (s1 + s2) == 0
-    s1 = s1 + both0 * 0.5
-    s2 = s2 + both0 * 0.5
-    lam = s1 / (s1 + s2)
+    h = both0 * 0.5
+    s1 = s1 + h
+    s2 = s2 + h
     m1 = ssim_map(f, a)
     m2 = ssim_map(f, b)
     cw = np.maximum(s1, s2)
-    cw = cw / cw.sum()
-    return float((cw * (lam * m1 + (1 - lam) * m2)).sum())
+    cw /= cw.sum()
+    # cw * (lam m1 + (1 - lam) m2), lam = s1 / (s1 + s2), in place (same operations)
+    lam = np.add(s1, s2, out=s2)
+    np.divide(s1, lam, out=lam)
+    t = np.subtract(1, lam, out=s1)
+    t *= m2
+    lam *= m1
+    lam += t
+    lam *= cw
+    return float(lam.sum())
 
 
 def _prewitt_mag(x: np.ndarray) -> np.ndarray:
     def f() -> np.ndarray:
         gx = C.filt(x, np.array([[1.0, 0, -1], [1, 0, -1], [1, 0, -1]]), "zero")
         gy = C.filt(x, np.array([[1.0, 1, 1], [0, 0, 0], [-1, -1, -1]]), "zero")
-        return np.sqrt(gx * gx + gy * gy)
+        gx *= gx
+        gy *= gy
+        gx += gy
+        return np.sqrt(gx, out=gx)
 
     return C.memo(("prewitt",), f, x)
 
@@ -566,12 +720,25 @@ _QY_FLAT = 1e-6
 
 
 def _ssim_yang(a: np.ndarray, b: np.ndarray, snap: bool = False) -> tuple[np.ndarray, ...]:
-    mua, mub, saa, sbb, sab = _ssim_stats(a, b, 7, 1.5)
+    """Liu's local SSIM (7x7 Gaussian sigma 1.5, C1 = C2 = 2e-16), s_a^2, s_b^2, s_ab (shared, read-only)."""
     if snap:  # copies: the statistics are shared through the cache
+        mua, mub, saa, sbb, sab = _ssim_stats(a, b, 7, 1.5)
         saa, sbb, sab = (np.where(np.abs(x) < _QY_FLAT, 0.0, x) for x in (saa, sbb, sab))
-    c = 2e-16
-    m = ((2 * mua * mub + c) * (2 * sab + c)) / ((mua * mua + mub * mub + c) * (saa + sbb + c))
-    return m, saa, sbb, sab
+        return _ssim_formula(mua, mub, saa, sbb, sab, 2e-16, 2e-16), saa, sbb, sab
+
+    def f() -> np.ndarray:
+        return _ssim_formula(*_ssim_stats(a, b, 7, 1.5), 2e-16, 2e-16)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # symmetric bit for bit: Q_Y and Q_C share the (source, fused) maps
+        m = C.memo(("yang_map",), f, *sorted((a, b), key=id))
+    return m, _var(a, 7, 1.5), _var(b, 7, 1.5), _cov(a, b, 7, 1.5)
+
+
+def _mean_finite(q: np.ndarray) -> float:
+    """Mean over the non-NaN entries (NaN if none), as ``mean(q(~isnan(q)))``."""
+    q = q[~np.isnan(q)]
+    return float(q.mean()) if q.size else float("nan")
 
 
 def _qy_core(a: np.ndarray, b: np.ndarray, f: np.ndarray, snap: bool = False) -> float:
@@ -580,10 +747,19 @@ def _qy_core(a: np.ndarray, b: np.ndarray, f: np.ndarray, snap: bool = False) ->
         m2, _, _, _ = _ssim_yang(a, f, snap)
         m3, _, _, _ = _ssim_yang(b, f, snap)
         binm = m1 >= 0.75
-        lam = s1 / (s1 + s2)
-        q = (lam * m2 + (1 - lam) * m3) * binm + np.maximum(m2, m3) * (~binm)
-    q = q[~np.isnan(q)]
-    return float(q.mean()) if q.size else float("nan")
+        # (lam m2 + (1 - lam) m3) binm + max(m2, m3) ~binm, lam = s1 / (s1 + s2), in place
+        lam = np.add(s1, s2)
+        np.divide(s1, lam, out=lam)
+        q = np.subtract(1, lam)
+        q *= m3
+        lam *= m2
+        q += lam
+        q *= binm
+        np.maximum(m2, m3, out=lam)
+        np.logical_not(binm, out=binm)
+        lam *= binm
+        q += lam
+    return _mean_finite(q)
 
 
 @register_metric("qy", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="MEFB (Liu metricYang)",
@@ -635,12 +811,16 @@ def _qc_core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         m2, _, _, sxf = _ssim_yang(a, f)
         m3, _, _, syf = _ssim_yang(b, f)
-        sim = sxf / (sxf + syf)
-        q = sim * m2 + (1 - sim) * m3
+        sim = np.add(sxf, syf)
+        np.divide(sxf, sim, out=sim)
+        # sim m2 + (1 - sim) m3, in place
+        q = np.subtract(1, sim)
+        q *= m3
+        t = np.multiply(sim, m2)
+        q += t
     q[sim < 0] = 0
     q[sim > 1] = 1
-    q = q[~np.isnan(q)]
-    return float(q.mean()) if q.size else float("nan")
+    return _mean_finite(q)
 
 
 @register_metric("qc", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="MEFB (Liu metricCvejic)",
