@@ -419,10 +419,12 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         band = max(1, _PC_BAND_ELEMS // max(cols, 1))
         abuf = np.empty((nscale, band, cols), f32)
         ebuf = np.empty((nscale, band, cols), f32)
+        rbuf = np.empty((nscale, band, cols), f32)
+        ibuf = np.empty((nscale, band, cols), f32)
         for o in range(norient):
             ang = o * np.pi / norient
-            np.multiply(bank[o], imf_ri, out=spec)  # real filter times complex spectrum
-            for s in range(nscale):
+            for s in range(nscale):  # real filter times complex spectrum, inverse DFT while in cache
+                np.multiply(bank[o, s], imf_ri, out=spec[s])
                 cv2.idft(spec[s], dst=spec[s], flags=cv2.DFT_COMPLEX_OUTPUT)
             eo = spec.view(np.complex64)[..., 0]
             for r0 in range(0, rows, band):
@@ -432,16 +434,21 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
                 an0[r0:r1] = an[0]
                 np.sum(an, axis=0, out=sum_an[r0:r1])
                 np.max(an, axis=0, out=max_an[r0:r1])
-                sum_e = e.real.sum(0)
-                sum_o = e.imag.sum(0)
+                # real and imaginary parts de-interleaved once (contiguous operands below)
+                er = rbuf[:, :r1 - r0]
+                ei = ibuf[:, :r1 - r0]
+                for s in range(nscale):
+                    cv2.split(spec[s, r0:r1], [er[s], ei[s]])
+                sum_e = er.sum(0)
+                sum_o = ei.sum(0)
                 xe = np.sqrt(sum_e * sum_e + sum_o * sum_o)
                 xe += eps
                 me = sum_e / xe
                 mo = sum_o / xe
                 en = np.multiply(sum_e, me, out=energy[r0:r1])
                 en += sum_o * mo
-                E = np.multiply(e.real, mo, out=ebuf[:, :r1 - r0])
-                O = np.multiply(e.imag, me, out=an)
+                E = np.multiply(er, mo, out=ebuf[:, :r1 - r0])
+                O = np.multiply(ei, me, out=an)
                 E -= O
                 np.abs(E, out=E)
                 en -= E.sum(0)
