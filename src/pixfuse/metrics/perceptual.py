@@ -59,17 +59,18 @@ def _vif_scales(ref: np.ndarray, dist: np.ndarray) -> list[tuple[np.ndarray, np.
             s2 = np.maximum(s2, 0)
             g = s12 / (s1 + 1e-10)
             sv = s2 - g * s12
+            # the reference's masked assignments, as masked copies (same values)
             m = s1 < 1e-10
-            g[m] = 0
-            sv[m] = s2[m]
-            s1[m] = 0
+            np.copyto(g, 0.0, where=m)
+            np.copyto(sv, s2, where=m)
+            np.copyto(s1, 0.0, where=m)
             m = s2 < 1e-10
-            g[m] = 0
-            sv[m] = 0
+            np.copyto(g, 0.0, where=m)
+            np.copyto(sv, 0.0, where=m)
             m = g < 0
-            sv[m] = s2[m]
-            g[m] = 0
-            sv[sv <= 1e-10] = 1e-10
+            np.copyto(sv, s2, where=m)
+            np.copyto(g, 0.0, where=m)
+            np.maximum(sv, 1e-10, out=sv)  # sv(sv <= 1e-10) = 1e-10 (NaN stays NaN either way)
             out.append((g, sv, s1))
         return out
 
@@ -119,13 +120,10 @@ def _viff_core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     B = _vif_scales(b, f)
     Fs = []
     for (g1, sv1, s11), (g2, sv2, s12) in zip(A, B):
-        z1 = np.log10(1 + g1 * g1 * s11 / (sv1 + sq))
-        z2 = np.log10(1 + g2 * g2 * s12 / (sv2 + sq))
-        d1 = np.log10(1 + s11 / sq)
-        d2 = np.log10(1 + s12 / sq)
+        # the logarithms of the selected arguments (= the selected logarithms, half the log10 calls)
         L = g1 < g2
-        z = np.where(L, z1, z2)
-        d = np.where(L, d1, d2)
+        z = np.log10(np.where(L, 1 + g1 * g1 * s11 / (sv1 + sq), 1 + g2 * g2 * s12 / (sv2 + sq)))
+        d = np.log10(np.where(L, 1 + s11 / sq, 1 + s12 / sq))
         Fs.append((z + Cc).sum() / (d + Cc).sum())
     return float((np.array(Fs) * p).sum())
 
@@ -168,7 +166,6 @@ def _chen_blum_csf(shape: tuple[int, int]) -> np.ndarray:
 
 
 def _qcb_single(im1: np.ndarray, im2: np.ndarray, fu: np.ndarray) -> float:
-    Sd = _chen_blum_csf(fu.shape)
     x = np.arange(-15, 16, dtype=np.float64)
 
     def contrast(im: np.ndarray) -> np.ndarray:
@@ -177,18 +174,31 @@ def _qcb_single(im1: np.ndarray, im2: np.ndarray, fu: np.ndarray) -> float:
             g = np.exp(-(x * x) / (2 * sigma * sigma))
             out.append(C.sepfilt(im, g, g / (2 * np.pi * sigma * sigma), "zero"))
         with np.errstate(divide="ignore", invalid="ignore"):
-            c = np.abs(out[0] / out[1] - 1)
-            return c ** 3 / (c * c + 1e-4)  # k = h = 1, p = 3, q = 2, Z = 1e-4
+            c = out[0]  # |G1*I / G2*I - 1|, in place
+            c /= out[1]
+            c -= 1
+            np.abs(c, out=c)
+            p = c ** 3
+            np.multiply(c, c, out=c)
+            c += 1e-4
+            p /= c
+            return p  # C^3 / (C^2 + 1e-4): k = h = 1, p = 3, q = 2, Z = 1e-4
 
-    c1 = contrast(C.freq_filter(normalize1(im1), Sd))
-    c2 = contrast(C.freq_filter(normalize1(im2), Sd))
-    cf = contrast(C.freq_filter(normalize1(fu), Sd))
+    c1 = contrast(_freq_filter(normalize1(im1), "chen_blum"))
+    c2 = contrast(_freq_filter(normalize1(im2), "chen_blum"))
+    cf = contrast(_freq_filter(normalize1(fu), "chen_blum"))
     with np.errstate(divide="ignore", invalid="ignore"):
         q1 = np.where(c1 < cf, c1 / cf, cf / c1)
         q2 = np.where(c2 < cf, c2 / cf, cf / c2)
-        den = c1 * c1 + c2 * c2
-        q = (c1 * c1 / den) * q1 + (c2 * c2 / den) * q2
-    return float(q.mean())
+        w1 = c1 * c1  # (c1^2 / den) q1 + (c2^2 / den) q2, den = c1^2 + c2^2, in place
+        w2 = c2 * c2
+        den = w1 + w2
+        w1 /= den
+        w1 *= q1
+        w2 /= den
+        w2 *= q2
+        w1 += w2
+    return float(w1.mean())
 
 
 @register_metric("qcb", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="VIFB",
@@ -232,6 +242,24 @@ def _mannos_sakrison(shape: tuple[int, int]) -> np.ndarray:
     return 2.6 * (0.0192 + 0.144 * r) * np.exp(-((0.144 * r) ** 1.1))
 
 
+@functools.lru_cache(maxsize=8)
+def _half_plane(kind: str, shape: tuple[int, int]) -> np.ndarray:
+    """A centred frequency response (``"chen_blum"`` or ``"mannos_sakrison"``) in ``rfft2``
+    layout: ``ifftshift``-ed, the non-negative column frequencies, complex128 with zero
+    imaginary part (the operand numpy's complex-by-real product uses), cached per size."""
+    H = {"chen_blum": _chen_blum_csf, "mannos_sakrison": _mannos_sakrison}[kind](shape)
+    h = np.fft.ifftshift(H)[:, : shape[1] // 2 + 1].astype(np.complex128)
+    h.setflags(write=False)
+    return h
+
+
+def _freq_filter(img: np.ndarray, kind: str) -> np.ndarray:
+    """:func:`C.freq_filter` with the response cached per size (the same products, bit for bit)."""
+    X = fft.rfft2(img)
+    X *= _half_plane(kind, img.shape)
+    return fft.irfft2(X, s=img.shape, overwrite_x=True)
+
+
 def _qcv_single(im1: np.ndarray, im2: np.ndarray, fu: np.ndarray) -> float:
     im1, im2, fu = normalize1(im1), normalize1(im2), normalize1(fu)
     k1 = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
@@ -244,10 +272,8 @@ def _qcv_single(im1: np.ndarray, im2: np.ndarray, fu: np.ndarray) -> float:
         return (C.blocks(g, 16) ** 5).sum(axis=(2, 3))
 
     r1, r2 = sal(im1), sal(im2)
-    H = _mannos_sakrison(fu.shape)
-
     def dist(diff: np.ndarray) -> np.ndarray:
-        d = C.freq_filter(diff, H)
+        d = _freq_filter(diff, "mannos_sakrison")
         return (C.blocks(d, 16) ** 2).sum(axis=(2, 3)) / 256.0
 
     D1, D2 = dist(im1 - fu), dist(im2 - fu)
