@@ -60,7 +60,7 @@ def en(fused: Any, sources: Any = None, reference: Any = None) -> float:
 
 def _hist(x: np.ndarray) -> np.ndarray:
     """Memoised :func:`~pixfuse.metrics._common.hist256` (the fused image's serves every source)."""
-    return C.memo(("hist256",), lambda: C.hist256(x), x)
+    return C.memo(("hist256",), lambda: C.hist256(x), x, users=frozenset({"ce"}))
 
 
 def _ce(src: np.ndarray, f: np.ndarray) -> float:
@@ -117,7 +117,7 @@ def _mi_bins(x: np.ndarray) -> np.ndarray:
         n = np.zeros_like(x) if hi == lo else (x - lo) / (hi - lo)
         return C.mround(n * 255)  # int16(x*255): round half away from zero
 
-    return C.memo(("mi_vifb_bins",), f, x)
+    return C.memo(("mi_vifb_bins",), f, x, users=frozenset({"mi"}))
 
 
 def _mi_vifb(a: np.ndarray, b: np.ndarray) -> float:
@@ -206,6 +206,10 @@ def normalize1(x: np.ndarray) -> np.ndarray:
     return C.memo(("normalize1",), f, x)
 
 
+#: the metrics that share the joint pdfs of the normalised images (see ``_common.release_unused``)
+_LIU_MI_USERS = frozenset({"nmi", "q_te", "q_ncie"})
+
+
 def _joint_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Joint pdf of two ``normalize1``-d images (rows index ``a``); memoised per ordered pair:
     NMI, Q_TE and Q_NCIE use the same (source, fused) pairs.  Shared: do not modify."""
@@ -214,7 +218,7 @@ def _joint_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         h = C.joint_hist(a, b)
         return h / h.sum()
 
-    return C.memo(("joint_p",), f, a, b)
+    return C.memo(("joint_p",), f, a, b, users=_LIU_MI_USERS)
 
 
 def _joint_entropies(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
@@ -224,7 +228,7 @@ def _joint_entropies(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]
         h = _joint_p(a, b)
         return C.entropy_p(h.sum(0), 2.0), C.entropy_p(h.sum(1), 2.0), C.entropy_p(h.ravel(), 2.0)
 
-    return C.memo(("joint_ent",), f, a, b)
+    return C.memo(("joint_ent",), f, a, b, users=_LIU_MI_USERS)
 
 
 def _liu_single(fn: Any) -> Any:

@@ -32,34 +32,45 @@ def _gv(x: np.ndarray, n: int, sigma: float) -> np.ndarray:
     return np.ascontiguousarray(C.sepfilt(x, g, g, "zero", shape="valid"))
 
 
-def _mu(x: np.ndarray, n: int, sigma: float) -> np.ndarray:
-    return C.memo(("gmu", n, sigma), lambda: _gv(x, n, sigma), x)
+#: metrics that reuse the memoised local statistics (see :func:`pixfuse.metrics._common.release_unused`)
+_SSIM_USERS = frozenset({"ssim", "ssim_mean", "ms_ssim", "qw", "qe"})
+_YANG_USERS = frozenset({"qy", "qc"})
 
 
-def _var(x: np.ndarray, n: int, sigma: float) -> np.ndarray:
+def _users(n: int, users: frozenset[str] | None) -> frozenset[str]:
+    return users if users is not None else (_YANG_USERS if n == 7 else _SSIM_USERS)
+
+
+def _mu(x: np.ndarray, n: int, sigma: float, users: frozenset[str] | None = None) -> np.ndarray:
+    return C.memo(("gmu", n, sigma), lambda: _gv(x, n, sigma), x, users=_users(n, users))
+
+
+def _var(x: np.ndarray, n: int, sigma: float, users: frozenset[str] | None = None) -> np.ndarray:
     def f() -> np.ndarray:
-        m = _mu(x, n, sigma)
+        m = _mu(x, n, sigma, users)
         v = _gv(x * x, n, sigma)
         v -= m * m
         return v
 
-    return C.memo(("gsq", n, sigma), f, x)
+    return C.memo(("gsq", n, sigma), f, x, users=_users(n, users))
 
 
-def _cov(a: np.ndarray, b: np.ndarray, n: int, sigma: float) -> np.ndarray:
+def _cov(a: np.ndarray, b: np.ndarray, n: int, sigma: float, users: frozenset[str] | None = None) -> np.ndarray:
     def f() -> np.ndarray:
         c = _gv(a * b, n, sigma)
-        c -= _mu(a, n, sigma) * _mu(b, n, sigma)
+        c -= _mu(a, n, sigma, users) * _mu(b, n, sigma, users)
         return c
 
     # symmetric in (a, b) bit for bit (a * b == b * a): one entry for both orders
-    return C.memo(("gab", n, sigma), f, *sorted((a, b), key=id))
+    return C.memo(("gab", n, sigma), f, *sorted((a, b), key=id), users=_users(n, users))
 
 
-def _ssim_stats(a: np.ndarray, b: np.ndarray, n: int, sigma: float) -> tuple[np.ndarray, ...]:
+def _ssim_stats(a: np.ndarray, b: np.ndarray, n: int, sigma: float,
+                users: frozenset[str] | None = None) -> tuple[np.ndarray, ...]:
     """mu_a, mu_b, sigma_a^2, sigma_b^2, sigma_ab with ``filter2(gauss, ., 'valid')`` (memoised, shared:
-    callers must not modify them)."""
-    return _mu(a, n, sigma), _mu(b, n, sigma), _var(a, n, sigma), _var(b, n, sigma), _cov(a, b, n, sigma)
+    callers must not modify them; ``users``: the metrics that may reuse them, by default by window)."""
+    return (_mu(a, n, sigma, users), _mu(b, n, sigma, users), _var(a, n, sigma, users), _var(b, n, sigma, users),
+            _cov(a, b, n, sigma, users))
 
 
 def _ssim_formula(mua: np.ndarray, mub: np.ndarray, saa: np.ndarray, sbb: np.ndarray, sab: np.ndarray,
@@ -84,7 +95,7 @@ def _ssim_formula(mua: np.ndarray, mub: np.ndarray, saa: np.ndarray, sbb: np.nda
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray, *, n: int = 11, sigma: float = 1.5, c1: float = (0.01 * 255) ** 2,
-             c2: float = (0.03 * 255) ** 2) -> np.ndarray:
+             c2: float = (0.03 * 255) ** 2, users: frozenset[str] | None = None) -> np.ndarray:
     """SSIM map of Wang's ``ssim_index.m`` (Gaussian window, ``filter2 'valid'``).
 
     Memoised per unordered pair (the map is symmetric bit for bit): SSIM, Q_W share it.
@@ -92,9 +103,9 @@ def ssim_map(a: np.ndarray, b: np.ndarray, *, n: int = 11, sigma: float = 1.5, c
     """
 
     def f() -> np.ndarray:
-        return _ssim_formula(*_ssim_stats(a, b, n, sigma), c1, c2)
+        return _ssim_formula(*_ssim_stats(a, b, n, sigma, users), c1, c2)
 
-    return C.memo(("ssim_map", n, sigma, c1, c2), f, *sorted((a, b), key=id))
+    return C.memo(("ssim_map", n, sigma, c1, c2), f, *sorted((a, b), key=id), users=_users(n, users))
 
 
 def _ssim_vifb(F: np.ndarray, S: list[np.ndarray], name: str) -> float:
@@ -168,6 +179,9 @@ def ssim_tang(fused: Any, sources: Any, reference: Any = None) -> float:
 # ------------------------------------------------------------------ MS-SSIM
 
 
+_MS_USERS = frozenset({"ms_ssim"})
+
+
 def _pyramid(x: np.ndarray) -> list[np.ndarray]:
     """The 5 scales of ``msssim.m`` (memoised: the fused image's serves every source)."""
 
@@ -177,7 +191,7 @@ def _pyramid(x: np.ndarray) -> list[np.ndarray]:
             levels.append(C.down2(levels[-1]))
         return levels
 
-    return C.memo(("ms_pyr",), f, x)
+    return C.memo(("ms_pyr",), f, x, users=_MS_USERS)
 
 
 def msssim_wang(a: np.ndarray, b: np.ndarray) -> float:
@@ -192,7 +206,8 @@ def msssim_wang(a: np.ndarray, b: np.ndarray) -> float:
     pa, pb = _pyramid(a), _pyramid(b)
     for lev in range(5):
         a, b = pa[lev], pb[lev]
-        saa, sbb, sab = _var(a, 11, 1.5), _var(b, 11, 1.5), _cov(a, b, 11, 1.5)
+        u = None if lev == 0 else _MS_USERS  # scale 0: the SSIM statistics
+        saa, sbb, sab = _var(a, 11, 1.5, u), _var(b, 11, 1.5, u), _cov(a, b, 11, 1.5, u)
         cs = np.multiply(sab, 2)
         cs += c2
         t = np.add(saa, sbb)
@@ -201,7 +216,7 @@ def msssim_wang(a: np.ndarray, b: np.ndarray) -> float:
         if lev < 4:
             cs_l.append(cs.mean())
         else:
-            mua, mub = _mu(a, 11, 1.5), _mu(b, 11, 1.5)
+            mua, mub = _mu(a, 11, 1.5, u), _mu(b, 11, 1.5, u)
             l_ = (2 * mua * mub + c1) / (mua * mua + mub * mub + c1)
             last = (l_ * cs).mean()
     vals = np.array(cs_l + [last])
@@ -268,14 +283,18 @@ _H1 = np.array([[1.0, 2, 1], [0, 0, 0], [-1, -2, -1]])
 _H3 = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
 
 
+_QABF_USERS = frozenset({"qabf", "qabf_tang"})
+
+
 def _is_integral(p: np.ndarray) -> bool:
     return bool((np.floor(p) == p).all())
 
 
-def _xydeas_grad(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Strength and angle of ``conv2(p, h, 'same')`` Sobel responses (zero border)."""
+def _xydeas_grad(img: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Strength and angle of ``conv2(scale * img, h, 'same')`` Sobel responses (zero border)."""
 
     def f() -> tuple[np.ndarray, np.ndarray]:
+        p = img if scale == 1.0 else scale * img
         # conv2 flips the kernel; the flipped Sobels are the negatives, which
         # leaves the strength and atan(y/x) unchanged.
         sx = C.filt(p, _H3, "zero")
@@ -301,7 +320,7 @@ def _xydeas_grad(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         np.sqrt(g, out=g)
         return g, a
 
-    return C.memo(("xydeas",), f, p)
+    return C.memo(("xydeas", scale), f, img, users=_QABF_USERS)
 
 
 def _strength_ratio(gA: np.ndarray, gF: np.ndarray) -> np.ndarray:
@@ -322,13 +341,13 @@ def _sigmoid(x: np.ndarray, T: float, k: float, D: float) -> np.ndarray:
     return np.divide(T, x, out=x)
 
 
-def _qabf_core(*args: np.ndarray) -> float:
+def _qabf_core(*args: np.ndarray, scale: float = 1.0) -> float:
     Tg, kg, Dg, Ta, ka, Da = 0.9994, -15.0, 0.5, 0.9879, -22.0, 0.8
-    gF, aF = _xydeas_grad(args[-1])
+    gF, aF = _xydeas_grad(args[-1], scale)
     num = 0.0
     den = 0.0
     for p in args[:-1]:
-        gA, aA = _xydeas_grad(p)
+        gA, aA = _xydeas_grad(p, scale)
         # G = gF / gA where gA > gF, gA / gF where gA < gF, gF where equal (VIFB)
         G = _strength_ratio(gA, gF)
         eq = gA == gF
@@ -379,11 +398,8 @@ def qabf(fused: Any, sources: Any, reference: Any = None) -> float:
     """
     F, S = C.prepare(fused, sources, min_sources=1)
 
-    def s255(x: np.ndarray) -> np.ndarray:
-        return C.memo(("x255",), lambda: 255.0 * x, x)
-
     def single(*args: np.ndarray) -> float:
-        return _qabf_core(*[s255(C.gray_of(s, uint8=False)) for s in args[:-1]], s255(args[-1]))
+        return _qabf_core(*[C.gray_of(s, uint8=False) for s in args[:-1]], args[-1], scale=255.0)
 
     return C.vifb_dispatch(single, F, S, any_count=True)
 
@@ -399,6 +415,9 @@ def qabf_tang(fused: Any, sources: Any, reference: Any = None) -> float:
 
 
 # --------------------------------------------------- Petrovic / Kumar family
+
+
+_KUMAR_USERS = frozenset({"nabf", "labf", "nabf_petrovic", "nabf_published_call"})
 
 
 def _kumar_grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -418,7 +437,7 @@ def _kumar_grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         gh += gv  # gh^2 + gv^2
         return np.sqrt(gh, out=gh), a
 
-    return C.memo(("kumar_grad",), f, x)
+    return C.memo(("kumar_grad",), f, x, users=_KUMAR_USERS)
 
 
 def petrovic_kumar(f: np.ndarray, i1: np.ndarray, i2: np.ndarray) -> dict[str, float]:
@@ -453,7 +472,7 @@ def petrovic_kumar(f: np.ndarray, i1: np.ndarray, i2: np.ndarray) -> dict[str, f
             out[g < Td] = wt_min
             return out
 
-        return C.memo(("kumar_weight",), w, x)
+        return C.memo(("kumar_weight",), w, x, users=_KUMAR_USERS)
 
     QAF = q(gA, aA)
     QBF = q(gB, aB)
@@ -578,7 +597,8 @@ def uiqi(a: np.ndarray, b: np.ndarray, block: int = 8) -> float:
     N = block * block
 
     def wsum(x: np.ndarray, key: str, *owners: np.ndarray) -> np.ndarray:
-        return C.memo(("uiqi_wsum", key, block), lambda: _window_sums(x, block), *owners)
+        return C.memo(("uiqi_wsum", key, block), lambda: _window_sums(x, block), *owners,
+                      users=frozenset({"q0"}))
 
     s1, s2 = wsum(a, "x", a), wsum(b, "x", b)
     s11, s22 = wsum(a * a, "xx", a), wsum(b * b, "xx", b)
@@ -626,14 +646,14 @@ def q0(fused: Any, sources: Any, reference: Any = None) -> float:
 # -------------------------------------------------------- Piella Q_W, Q_E
 
 
-def _piella_qw(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
-    s1, s2 = _var(a, 11, 1.5), _var(b, 11, 1.5)
+def _piella_qw(a: np.ndarray, b: np.ndarray, f: np.ndarray, users: frozenset[str] | None = None) -> float:
+    s1, s2 = _var(a, 11, 1.5, users), _var(b, 11, 1.5, users)
     both0 = (s1 + s2) == 0
     h = both0 * 0.5
     s1 = s1 + h
     s2 = s2 + h
-    m1 = ssim_map(f, a)
-    m2 = ssim_map(f, b)
+    m1 = ssim_map(f, a, users=users)
+    m2 = ssim_map(f, b, users=users)
     cw = np.maximum(s1, s2)
     cw /= cw.sum()
     # cw * (lam m1 + (1 - lam) m2), lam = s1 / (s1 + s2), in place (same operations)
@@ -647,6 +667,9 @@ def _piella_qw(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     return float(lam.sum())
 
 
+_QE_USERS = frozenset({"qe"})
+
+
 def _prewitt_mag(x: np.ndarray) -> np.ndarray:
     def f() -> np.ndarray:
         gx = C.filt(x, np.array([[1.0, 0, -1], [1, 0, -1], [1, 0, -1]]), "zero")
@@ -656,7 +679,7 @@ def _prewitt_mag(x: np.ndarray) -> np.ndarray:
         gx += gy
         return np.sqrt(gx, out=gx)
 
-    return C.memo(("prewitt",), f, x)
+    return C.memo(("prewitt",), f, x, users=_QE_USERS)
 
 
 def _mefb_gray_single(fn: Any) -> Any:
@@ -705,7 +728,7 @@ def qe(fused: Any, sources: Any, reference: Any = None) -> float:
     F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
 
     def core(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
-        return _piella_qw(_prewitt_mag(a), _prewitt_mag(b), _prewitt_mag(f))
+        return _piella_qw(_prewitt_mag(a), _prewitt_mag(b), _prewitt_mag(f), _QE_USERS)
 
     return C.mefb_dispatch(_mefb_gray_single(core), F, S)
 
@@ -731,7 +754,7 @@ def _ssim_yang(a: np.ndarray, b: np.ndarray, snap: bool = False) -> tuple[np.nda
 
     with np.errstate(divide="ignore", invalid="ignore"):
         # symmetric bit for bit: Q_Y and Q_C share the (source, fused) maps
-        m = C.memo(("yang_map",), f, *sorted((a, b), key=id))
+        m = C.memo(("yang_map",), f, *sorted((a, b), key=id), users=_YANG_USERS)
     return m, _var(a, 7, 1.5), _var(b, 7, 1.5), _cov(a, b, 7, 1.5)
 
 
