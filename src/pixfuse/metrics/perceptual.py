@@ -20,6 +20,9 @@ from .statistics import ALL_TASKS, TANG, VIFB
 
 # ------------------------------------------------------------------ VIF(F)
 
+#: the metrics that reuse the memoised VIF statistics (dropped by ``evaluate`` after the last of them)
+_VIF_USERS = frozenset({"vif", "viff"})
+
 
 def _vif_gv(n: int):
     g1 = C.gauss1d(n, n / 5.0)
@@ -44,7 +47,7 @@ def _vif_side(x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             out.append((y, mu, gv(y * y) - mu * mu))
         return out
 
-    return C.memo(("vif_side",), f, x)
+    return C.memo(("vif_side",), f, x, users=_VIF_USERS)
 
 
 def _vif_scales(ref: np.ndarray, dist: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -74,7 +77,7 @@ def _vif_scales(ref: np.ndarray, dist: np.ndarray) -> list[tuple[np.ndarray, np.
             out.append((g, sv, s1))
         return out
 
-    return C.memo(("vif_scales",), f, ref, dist)
+    return C.memo(("vif_scales",), f, ref, dist, users=_VIF_USERS)
 
 
 #: smallest side for which all four VIF scales are non-empty (17-tap 'valid' window at full
@@ -554,7 +557,7 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         m /= 2
         return pc, M, m
 
-    return C.memo(("phasecong",), f, im)
+    return C.memo(("phasecong",), f, im, users=frozenset({"qp"}))
 
 
 def _zhao_cc(i1: np.ndarray, i2: np.ndarray, imax: np.ndarray, imf: np.ndarray, m1: np.ndarray, m2: np.ndarray,
