@@ -7,6 +7,7 @@ Liu's ``metricZhao`` with ``myphasecong3``).  All on the 0-255 domain.
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any
 
 import cv2
@@ -408,19 +409,25 @@ def _median_pair(a: np.ndarray) -> tuple[float, float]:
     """The two middle order statistics of a non-negative float32 array (equal for odd sizes).
 
     MATLAB's ``median`` averages them.  The float32 bit patterns of non-negative
-    numbers sort like the numbers, so a 32768-bucket histogram of the top bits
-    finds the buckets holding both ranks and only those values are partitioned
-    (exact, ~4x faster than a full ``np.partition`` for 640x480).
+    numbers sort like the numbers, so a histogram of the top 16 bits (OpenCV's
+    ``calcHist`` on their uint16 view: one gather and one counting pass) finds the
+    buckets holding both ranks and only those values are partitioned (exact, ~5x
+    faster than a full ``np.partition`` for 640x480).
     """
     v = np.ascontiguousarray(a, dtype=np.float32).ravel()
     n = v.size
     r1, r2 = (n - 1) // 2, n // 2
-    bits = v.view(np.int32) >> 16
-    cum = np.bincount(bits, minlength=1 << 15).cumsum()
+    u16 = v.view(np.uint16)
+    hi = np.ascontiguousarray(u16[1::2] if sys.byteorder == "little" else u16[::2])
+    if n < 1 << 24:  # calcHist counts in float32: exact below 2**24
+        cnt = cv2.calcHist([hi.reshape(1, n)], [0], None, [1 << 16], [0, 1 << 16]).ravel().astype(np.int64)
+    else:
+        cnt = np.bincount(hi, minlength=1 << 16)
+    cum = cnt.cumsum()
     b1 = int(np.searchsorted(cum, r1, side="right"))
     b2 = int(np.searchsorted(cum, r2, side="right"))
     base = int(cum[b1 - 1]) if b1 > 0 else 0
-    sel = v[(bits >= b1) & (bits <= b2)]
+    sel = v[hi == b1] if b1 == b2 else v[(hi >= b1) & (hi <= b2)]
     sel = np.partition(sel, [r1 - base, r2 - base])
     return float(sel[r1 - base]), float(sel[r2 - base])
 
