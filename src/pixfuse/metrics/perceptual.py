@@ -475,7 +475,6 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         # everything runs band by band so that the operands stay in cache
         band = max(1, _PC_BAND_ELEMS // max(cols, 1))
         abuf = np.empty((nscale, band, cols), f32)
-        ebuf = np.empty((nscale, band, cols), f32)
         rbuf = np.empty((nscale, band, cols), f32)
         ibuf = np.empty((nscale, band, cols), f32)
         sbuf = np.empty((3, band, cols), f32)
@@ -519,8 +518,8 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
                 mo = sum_o / xe
                 en = np.multiply(sum_e, me, out=sbuf[2, :n])
                 en += sum_o * mo
-                E = np.multiply(er, mo, out=ebuf[:, :n])
-                O = np.multiply(ei, me, out=an)
+                E = np.multiply(er, mo, out=er)  # the parts are not needed any more
+                O = np.multiply(ei, me, out=ei)
                 E -= O
                 np.abs(E, out=E)
                 en -= E.sum(0)
