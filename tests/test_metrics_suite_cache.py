@@ -92,3 +92,19 @@ def test_ssim_formula_is_the_expression():
     assert np.array_equal(ST._ssim_formula(ma, mb, sa, sb, sab, c1, c2), lit)
     # symmetric bit for bit (the maps are shared per unordered pair)
     assert np.array_equal(ST._ssim_formula(mb, ma, sb, sa, sab, c1, c2), lit)
+
+
+def test_evaluation_order_groups_sharing_metrics():
+    names = ["en", "ssim", "qabf", "nabf", "qy", "qc", "qw", "labf", "qe", "q0"]
+    order = [names[i] for i in C.evaluation_order(names)]
+    # each group follows its first member; everything else keeps its place (stable)
+    assert order == ["en", "ssim", "qw", "qe", "qabf", "nabf", "labf", "qy", "qc", "q0"]
+    assert sorted(C.evaluation_order(names)) == list(range(len(names)))
+    assert C.evaluation_order(["sd", "en"]) == [0, 1]
+
+
+def test_evaluate_keeps_the_requested_order(pair):
+    ir, vi, f = pair
+    names = ["qc", "en", "ssim", "qy", "qw", "nabf"]
+    res = pixfuse.evaluate(f, [ir, vi], names)
+    assert list(res) == names

@@ -318,14 +318,18 @@ def evaluate(
     if unused:
         raise ParameterError(f"option(s) {', '.join(unused)} are not accepted by any of the selected metrics")
     out: dict[str, float] = {}
-    from .metrics._common import cache_scope, release_unused
+    from .metrics._common import cache_scope, evaluation_order, release_unused
 
     # one cache per call: gradients, SSIM statistics, phase congruency, ... are
-    # computed once when several metrics need them, and dropped once no metric
-    # still to come can use them (lower peak memory, fewer page faults)
+    # computed once when several metrics need them; metrics sharing intermediates
+    # are computed one after the other and the intermediates dropped once no metric
+    # still to come can use them (lower peak memory, fewer page faults).  The
+    # result keeps the requested order.
     skipped: dict[str, str] = {}
+    vals: dict[str, float] = {}
+    order = [specs[i] for i in evaluation_order([s.name for s in specs])]
     with cache_scope():
-        for i, s in enumerate(specs):
+        for i, s in enumerate(order):
             kw = {k: v for k, v in opts.items() if k in accepted[s.name]}
             try:
                 v = s.func(fused, srcs, reference=reference, **kw)
@@ -335,8 +339,12 @@ def evaluate(
                 skipped[s.name] = str(exc)
                 continue
             finally:
-                release_unused(t.name for t in specs[i + 1:])
-            out[s.name] = float(v) if not isinstance(v, float) else v
+                release_unused(t.name for t in order[i + 1:])
+            vals[s.name] = float(v) if not isinstance(v, float) else v
+    for s in specs:
+        if s.name in vals:
+            out[s.name] = vals[s.name]
+    skipped = {s.name: skipped[s.name] for s in specs if s.name in skipped}
     if skipped:
         why = "; ".join(v if v.startswith(k + " ") else f"{k}: {v}" for k, v in skipped.items())
         if not out:

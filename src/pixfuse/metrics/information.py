@@ -208,6 +208,7 @@ def normalize1(x: np.ndarray) -> np.ndarray:
 
 #: the metrics that share the joint pdfs of the normalised images (see ``_common.release_unused``)
 _LIU_MI_USERS = frozenset({"nmi", "q_te", "q_ncie"})
+C.share_group("liu_mi", *sorted(_LIU_MI_USERS))
 
 
 def _joint_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:

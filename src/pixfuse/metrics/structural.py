@@ -35,6 +35,12 @@ def _gv(x: np.ndarray, n: int, sigma: float) -> np.ndarray:
 #: metrics that reuse the memoised local statistics (see :func:`pixfuse.metrics._common.release_unused`)
 _SSIM_USERS = frozenset({"ssim", "ssim_mean", "ms_ssim", "qw", "qe"})
 _YANG_USERS = frozenset({"qy", "qc"})
+_QABF_USERS = frozenset({"qabf", "qabf_tang"})
+_KUMAR_USERS = frozenset({"nabf", "labf", "nabf_petrovic", "nabf_published_call"})
+# evaluate() computes each group's members one after the other (see _common.evaluation_order)
+for _name, _group in (("ssim11", _SSIM_USERS), ("yang", _YANG_USERS), ("xydeas", _QABF_USERS),
+                      ("kumar", _KUMAR_USERS)):
+    C.share_group(_name, *sorted(_group))
 
 
 def _users(n: int, users: frozenset[str] | None) -> frozenset[str]:
@@ -283,9 +289,6 @@ _H1 = np.array([[1.0, 2, 1], [0, 0, 0], [-1, -2, -1]])
 _H3 = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
 
 
-_QABF_USERS = frozenset({"qabf", "qabf_tang"})
-
-
 def _is_integral(p: np.ndarray) -> bool:
     return bool((np.floor(p) == p).all())
 
@@ -415,9 +418,6 @@ def qabf_tang(fused: Any, sources: Any, reference: Any = None) -> float:
 
 
 # --------------------------------------------------- Petrovic / Kumar family
-
-
-_KUMAR_USERS = frozenset({"nabf", "labf", "nabf_petrovic", "nabf_published_call"})
 
 
 def _kumar_grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
