@@ -563,7 +563,9 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         m /= 2
         return pc, M, m
 
-    return C.memo(("phasecong",), f, im, users=frozenset({"qp"}))
+    # kept for the whole evaluate call (no ``users``): releasing the nine maps right after Q_P
+    # measured 10-20k more page faults per suite call (freed heap trimmed, faulted in again)
+    return C.memo(("phasecong",), f, im)
 
 
 def _zhao_cc(i1: np.ndarray, i2: np.ndarray, imax: np.ndarray, imf: np.ndarray, m1: np.ndarray, m2: np.ndarray,
