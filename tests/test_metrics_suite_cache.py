@@ -108,3 +108,12 @@ def test_evaluate_keeps_the_requested_order(pair):
     names = ["qc", "en", "ssim", "qy", "qw", "nabf"]
     res = pixfuse.evaluate(f, [ir, vi], names)
     assert list(res) == names
+
+
+def test_prime_allocator_is_once_per_process_and_changes_no_value(pair):
+    ir, vi, f = pair
+    before = pixfuse.evaluate(f, [ir, vi], ["ssim", "qy"])
+    C.prime_allocator()
+    C.prime_allocator()
+    assert C._PRIMED
+    assert pixfuse.evaluate(f, [ir, vi], ["ssim", "qy"]) == before

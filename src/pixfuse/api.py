@@ -282,6 +282,18 @@ def evaluate(
     -------
     dict mapping each metric's registered name to its value (float; ``nan``
     only where the metric's docstring documents it).
+
+    Notes
+    -----
+    Speed: intermediates shared by several metrics (grey conversions, SSIM
+    statistics, gradients, joint histograms, phase congruency...) are computed once
+    per call; metrics that share them are computed one after the other (the result
+    keeps the requested order) and the intermediates are freed as soon as no later
+    metric needs them.  The first call in a process raises glibc's dynamic
+    allocation thresholds to the maximum glibc itself would reach (see
+    :func:`pixfuse.metrics._common.prime_allocator`: a process-wide, permanent and
+    bounded change -- up to 64 MiB of freed memory stay mapped), so that freed
+    intermediates are reused instead of being returned to the OS and faulted in again.
     """
     auto = metrics == "all"
     if isinstance(metrics, str):
@@ -318,7 +330,9 @@ def evaluate(
     if unused:
         raise ParameterError(f"option(s) {', '.join(unused)} are not accepted by any of the selected metrics")
     out: dict[str, float] = {}
-    from .metrics._common import cache_scope, evaluation_order, release_unused
+    from .metrics._common import cache_scope, evaluation_order, prime_allocator, release_unused
+
+    prime_allocator()  # once per process, see its docstring (glibc's dynamic thresholds)
 
     # one cache per call: gradients, SSIM statistics, phase congruency, ... are
     # computed once when several metrics need them; metrics sharing intermediates
