@@ -19,7 +19,8 @@ from pixfuse.metrics import structural as ST
 from conftest import data_path
 
 SUITE = ["en", "ce", "mi", "nmi", "q_ncie", "q_te", "ssim", "ssim_mean", "ms_ssim", "qabf", "qabf_tang", "nabf",
-         "labf", "nabf_petrovic", "nabf_published_call", "qy", "qc", "qw", "qe", "q0", "mi_tang", "cc", "scd"]
+         "labf", "nabf_petrovic", "nabf_published_call", "qy", "qc", "qw", "qe", "q0", "mi_tang", "cc", "scd",
+         "ssim_tang", "mi_bits", "psnr"]
 
 
 @pytest.fixture(scope="module")

@@ -155,17 +155,28 @@ def _ssim_builtin(a: np.ndarray, ref: np.ndarray) -> float:
     # MATLAB ssim(A, ref) on doubles: DynamicRange 1, Gaussian sigma 1.5 (11 taps),
     # 'replicate' padding, full-size map, exponents 1 and C3 = C2/2.
     g = C.gauss1d(11, 1.5)
+    users = frozenset({"ssim_tang"})
 
     def gf(x: np.ndarray) -> np.ndarray:
         return C.sepfilt(x, g, g, "replicate")
 
+    def mu(x: np.ndarray) -> np.ndarray:
+        return C.memo(("rep_mu",), lambda: gf(x), x, users=users)
+
+    def var(x: np.ndarray) -> np.ndarray:
+        def f() -> np.ndarray:
+            v = gf(x * x)
+            m = mu(x)
+            v -= m * m
+            return v
+
+        return C.memo(("rep_var",), f, x, users=users)
+
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    mx, my = gf(a), gf(ref)
-    sxx = gf(a * a) - mx * mx
-    syy = gf(ref * ref) - my * my
-    sxy = gf(a * ref) - mx * my
-    m = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return float(m.mean())
+    mx, my = mu(a), mu(ref)  # the fused image's (a) serve every source
+    sxy = gf(a * ref)
+    sxy -= mx * my
+    return float(_ssim_formula(mx, my, var(a), var(ref), sxy, c1, c2).mean())
 
 
 @register_metric("ssim_tang", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="Tang-Evaluation",
