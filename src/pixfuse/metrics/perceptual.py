@@ -505,7 +505,8 @@ def phase_congruency(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
                 np.abs(e[1:], out=an[1:])
                 s_an = np.sum(an, axis=0, out=sbuf[0, :n])
                 m_an = np.max(an, axis=0, out=sbuf[1, :n])
-                # real and imaginary parts de-interleaved once (contiguous operands below)
+                # real and imaginary parts de-interleaved once (contiguous operands below); the
+                # destinations are C-contiguous of the right size and type, so cv2.split fills them
                 er = rbuf[:, :n]
                 ei = ibuf[:, :n]
                 for s in range(nscale):
@@ -641,7 +642,7 @@ def qp(fused: Any, sources: Any, reference: Any = None) -> float:
     constants are cached per image size.
 
     Speed: ~75% of the time is the three phase congruencies (72 single-precision
-    inverse DFTs and ~60 float32 passes per orientation and image, see
+    inverse DFTs and ~65 float32 passes per orientation and image, see
     :func:`phase_congruency`), the rest the 33 float64 11-tap Gaussian filters of
     the masked correlations.  Every value is bit-identical to the straightforward
     evaluation of the formulae, so the remaining cost is that arithmetic itself.
