@@ -270,9 +270,15 @@ def rgb2gray(x: np.ndarray, *, uint8: bool) -> np.ndarray:
     """MATLAB ``rgb2gray`` of a 0-255 image; ``uint8=True`` rounds as for a uint8 input."""
     if x.ndim == 2:
         return x
-    g = x[:, :, 0] * RGB2GRAY[0] + x[:, :, 1] * RGB2GRAY[1] + x[:, :, 2] * RGB2GRAY[2]
+    # (R c0 + G c1) + B c2, as the expression, with one temporary
+    g = np.multiply(x[:, :, 0], RGB2GRAY[0])
+    t = np.multiply(x[:, :, 1], RGB2GRAY[1])
+    g += t
+    np.multiply(x[:, :, 2], RGB2GRAY[2], out=t)
+    g += t
     if uint8:
-        g = np.clip(mround(g), 0, 255)
+        g = mround(g)
+        np.clip(g, 0, 255, out=g)
     return g
 
 
