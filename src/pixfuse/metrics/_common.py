@@ -290,7 +290,12 @@ def gray_of(x: np.ndarray, *, uint8: bool) -> np.ndarray:
 
 
 def channel(x: np.ndarray, k: int) -> np.ndarray:
-    return x[:, :, k] if x.ndim == 3 else x
+    """Channel ``k`` of an RGB image (a grey image as is), memoised as a contiguous copy: every
+    metric scoring the channels of an RGB fused image then gets the same array, so their shared
+    intermediates (SSIM statistics, gradients, ...) are computed once per channel, not once per metric."""
+    if x.ndim != 3:
+        return x
+    return memo(("channel", k), lambda: np.ascontiguousarray(x[:, :, k]), x)
 
 
 # ------------------------------------------------------------------- filters
@@ -450,7 +455,7 @@ def vifb_dispatch(single: Callable[..., float], F: np.ndarray, S: list[np.ndarra
         raise InputError(f"this metric (VIFB convention) needs exactly 2 source images, got {len(S)}")
     if F.ndim == 2:
         return float(single(*order, F))
-    vals = [single(*[channel(s, k) for s in order], F[:, :, k]) for k in range(F.shape[2])]
+    vals = [single(*[channel(s, k) for s in order], channel(F, k)) for k in range(F.shape[2])]
     return float(np.mean(vals))
 
 
