@@ -317,9 +317,10 @@ def _xydeas_grad(img: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.nd
         # (summation-order noise) for non-integer input; its sign would flip the
         # orientation between +-pi/2.  Snap such noise to 0 (-> pi/2, the exact
         # result); integer-valued inputs never have nonzero responses this small
-        # (their responses are exact integers), so the snap is skipped for them.
-        if not _is_integral(p):
-            tol = 64 * np.finfo(float).eps * 8 * max(abs(float(p.max())), abs(float(p.min())), 1.0)
+        # (their responses are exact integers, >= 1 in magnitude when nonzero), so
+        # the snap is skipped for them while the tolerance is below 1.
+        tol = 64 * np.finfo(float).eps * 8 * max(abs(float(p.max())), abs(float(p.min())), 1.0)
+        if tol >= 1 or not _is_integral(p):
             sx[np.abs(sx) < tol] = 0
             sy[np.abs(sy) < tol] = 0
         zero = sx == 0
