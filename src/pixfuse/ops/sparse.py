@@ -28,7 +28,8 @@ from .threads import blas_threads
 
 #: Signals per chunk: the chunk's Gram-Schmidt basis (up to 64 x 64 floats a signal, about
 #: the first ``k`` slots in use) then stays in the L2/L3 caches (tuned on 8x8 patches: 384-512
-#: beat 1024 by ~30 % and 2048 by ~85 % CPU; results do not depend on it).
+#: beat 1024 by ~30 % and 2048 by ~85 % CPU in a one-off, unscripted measurement -- no benchmark in
+#: benchmarks/ varies it; results do not depend on it).
 _CHUNK = 512
 #: Threads coding chunks of signals at once (results do not depend on it).
 OMP_THREADS = max(1, min(2, os.cpu_count() or 1))
