@@ -47,7 +47,7 @@ from pixfuse.io import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
-MEF_METHODS = ["mertens", "gff-mef", "fmmr", "spd-mef", "fmspd-mef", "dsift-ef", "demef"]
+MEF_METHODS = ["mertens", "gff-mef", "fmmr", "spd-mef", "fmspd-mef", "mespd", "dsift-ef", "demef"]
 MFF_METHODS = ["gfdf", "focus-stack", "dct", "quadtree", "boundary", "dsift-mff", "gff-mff", "imf"]
 MFF_METRICS = ["qabf", "nmi", "qy", "qcb", "sf", "ag"]
 
