@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_learned as bl  # noqa: E402
-import pixfuse  # noqa: E402
 from pixfuse.learned.data import find_pairs, load_pair, split_pairs  # noqa: E402
 from pixfuse.registry import get_metric, method_specs  # noqa: E402
 
@@ -69,14 +68,12 @@ def val_sets() -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
 
 
 def _one(args):
-    name, kind, path, items, metrics = args
-    vals = {k: [] for k in metrics}
-    for _, a, b in items:
-        f = pixfuse.fuse([a, b], kind, **({"weights": path} if path else {}))
-        r = pixfuse.evaluate(f, [a, b], metrics=metrics)
-        for k in metrics:
-            vals[k].append(r[k])
-    return name, {k: float(np.mean(v)) for k, v in vals.items()}
+    """``(label, metric means)`` of method ``kind`` (with ``weights=path`` for a learned one) over ``items``."""
+    label, kind, path, items, metrics = args
+    _, means, err = bl._one_method((kind, items, path, metrics))
+    if err is not None:
+        raise RuntimeError(f"{label}: {err}")
+    return label, means
 
 
 def _pmap(jobs, workers):
