@@ -97,7 +97,9 @@ def _install_fast_coercion() -> None:
 
     typer (0.2x) converts every parameter value through a pydantic
     ``TypeAdapter``: importing pydantic and building the adapters cost about a
-    quarter of a ``pixfuse fuse`` command's start-up.  Parameters annotated
+    quarter of a ``pixfuse fuse`` command's start-up (~80-130 ms, measured with
+    ``python -X importtime -m pixfuse fuse ...``; whole-command times:
+    ``benchmarks/startup_commands.py``, docs/stacks.md).  Parameters annotated
     with those plain types, or ``list``/``Optional`` of them, without ranges,
     choices, custom parsers or file opening, are converted here directly
     (paths go through typer's own existence/permission checks); everything
