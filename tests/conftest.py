@@ -47,6 +47,19 @@ def kede_sequence(name: str, scale: float = 1.0) -> list:
     return imgs
 
 
+def focus_pair(stem: str, sub: str = "lytro", scale: float = 1.0) -> list:
+    """The two frames ``{stem}_A.jpg`` / ``{stem}_B.jpg`` of a multi-focus set, optionally resized by ``scale``."""
+    import cv2
+
+    from pixfuse.io import read_image
+
+    folder = data_path("multi_focus", sub)
+    imgs = [read_image(folder / f"{stem}_{k}.jpg")[0] for k in "AB"]
+    if scale != 1.0:
+        imgs = [cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for im in imgs]
+    return imgs
+
+
 @pytest.fixture(scope="module")
 def venice_half() -> list:
     """Kede Ma Venice at half size (3 frames)."""

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import pixfuse
+from conftest import focus_pair
 from pixfuse.io import read_image
 from pixfuse.ops import focus as F
 from pixfuse.ops.align import align_stack, ecc_transform, feature_transform, mtb_shift
@@ -21,11 +22,7 @@ MF = DATA / "multi_focus"
 METHODS = ["gfdf", "focus-stack", "dct", "quadtree", "boundary", "dsift-mff", "gff-mff", "imf"]
 
 
-def _pair(stem: str, sub: str = "lytro", scale: float = 1.0) -> list[np.ndarray]:
-    imgs = [read_image(MF / sub / f"{stem}_{k}.jpg")[0] for k in "AB"]
-    if scale != 1.0:
-        imgs = [cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for im in imgs]
-    return imgs
+_pair = focus_pair
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,16 @@
 """Closed-form matting (ops.matting) and image-matting multi-focus fusion (imf)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 
 import pixfuse
-from pixfuse.io import read_image
+from conftest import focus_pair
 from pixfuse.ops.matting import matting_laplacian, solve_alpha
-
-MF = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "multi_focus"
 
 
 def _lytro(stem: str, scale: float) -> list[np.ndarray]:
-    imgs = [read_image(MF / "lytro" / f"{stem}_{k}.jpg")[0] for k in "AB"]
-    return [cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for im in imgs]
+    return focus_pair(stem, "lytro", scale)
 
 
 def test_matting_laplacian_is_symmetric_psd_with_constant_nullspace() -> None:

@@ -5,28 +5,19 @@ implementations; pinned values on real data guard against regressions.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 import pixfuse
+from conftest import focus_pair
 from pixfuse.errors import ParameterError
-from pixfuse.io import read_image
 from pixfuse.methods import focus as FM
 from pixfuse.ops.dsift import dense_sift, normalise_sift
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data"
-MF = DATA / "multi_focus"
-
 
 def _pair(stem: str, scale: float = 1.0) -> list[np.ndarray]:
-    imgs = [read_image(MF / "lytro" / f"{stem}_{k}.jpg")[0] for k in "AB"]
-    if scale != 1.0:
-        imgs = [cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for im in imgs]
-    return imgs
+    return focus_pair(stem, "lytro", scale)
 
 
 # ------------------------------------------------------------------------------------------- dsift-mff
