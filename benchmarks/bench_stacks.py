@@ -83,6 +83,14 @@ def _cmd_time(cmd: list[str], repeat: int, env: dict | None = None) -> float:
     return best
 
 
+def _cmd_wall_cpu(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Wall time and the child's CPU time (user + system, ``getrusage``) of one run of ``cmd``."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = _cmd_time(cmd, 1, env)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return t, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+
 def _cmd_pair(cmd_a: list[str] | None, cmd_b: list[str], repeat: int, env_b: dict | None = None
               ) -> tuple[float, float, float, float]:
     """Two commands run alternately (a, b, a, b, ...), so both see the same machine load.
@@ -96,10 +104,7 @@ def _cmd_pair(cmd_a: list[str] | None, cmd_b: list[str], repeat: int, env_b: dic
     pairs = ((cmd_a, None, "a"), (cmd_b, env_b, "b")) if cmd_a is not None else ((cmd_b, env_b, "b"),)
     for _ in range(repeat):
         for cmd, env, k in pairs:
-            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t = _cmd_time(cmd, 1, env)
-            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            c = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+            t, c = _cmd_wall_cpu(cmd, env)
             if k == "a":
                 ta, ca = min(ta, t), min(ca, c)
             else:

@@ -14,24 +14,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_stacks import _cmd_wall_cpu  # noqa: E402  (one subprocess timing helper for the benchmarks)
 
 ROOT = Path(__file__).resolve().parents[1]
 KEDE = ROOT / ".." / "shared" / "data" / "multi_exposure" / "kede_ma_mef" / "source"
-
-
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, capture_output=True)
-    wall = time.perf_counter() - t
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def main() -> None:
@@ -54,7 +45,7 @@ def main() -> None:
         best = {name: (float("inf"), float("inf")) for name in cmds}
         for _ in range(args.repeat):
             for name, (cmd, env) in cmds.items():
-                w, c = _run(cmd, env)
+                w, c = _cmd_wall_cpu(cmd, env)
                 best[name] = (min(best[name][0], w), min(best[name][1], c))
     print(f"{args.sequence} ({len(frames)} frames), min of {args.repeat} interleaved runs, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
