@@ -108,20 +108,10 @@ def mutual_information(a: np.ndarray, b: np.ndarray, base: float = 2.0) -> float
     return C.entropy_p(h.sum(1), base) + C.entropy_p(h.sum(0), base) - C.entropy_p(h.ravel(), base)
 
 
-def _mi_bins(x: np.ndarray) -> np.ndarray:
-    """VIFB's ``int16(x * 255)`` of the min-max normalised image (memoised: the fused image's
-    serves every source)."""
-
-    def f() -> np.ndarray:
-        lo, hi = x.min(), x.max()
-        n = np.zeros_like(x) if hi == lo else (x - lo) / (hi - lo)
-        return C.mround(n * 255)  # int16(x*255): round half away from zero
-
-    return C.memo(("mi_vifb_bins",), f, x, users=frozenset({"mi"}))
-
-
 def _mi_vifb(a: np.ndarray, b: np.ndarray) -> float:
-    return mutual_information(_mi_bins(a), _mi_bins(b), np.e)
+    # VIFB's int16(x * 255) of the min-max normalised image (round half away from zero, a constant
+    # image -> zeros) is Liu's normalize1 operation for operation: memoised and shared with NMI & co.
+    return mutual_information(normalize1(a), normalize1(b), np.e)
 
 
 @register_metric("mi", higher_is_better=True, needs="sources", tasks=ALL_TASKS, convention="VIFB",
@@ -193,7 +183,7 @@ def normalize1(x: np.ndarray) -> np.ndarray:
     """Z. Liu's ``normalize1``: min-max to 0-255 and round.
 
     A constant image (which MATLAB turns into NaN, 0/0) becomes all zeros here.
-    Memoised per input array (NMI, Q_TE, Q_NCIE, Q_CB and Q_CV normalise the same
+    Memoised per input array (MI, NMI, Q_TE, Q_NCIE, Q_CB and Q_CV normalise the same
     images); the result is shared, callers must not modify it.
     """
 
