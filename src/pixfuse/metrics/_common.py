@@ -18,6 +18,7 @@ say "filter2 'valid'" or "imfilter 'replicate'" and mean it:
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
@@ -395,12 +396,27 @@ def freqspace(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(f1, f2)
 
 
-def freq_filter(img: np.ndarray, H_centered: np.ndarray) -> np.ndarray:
-    """``real(ifft2(ifftshift(fftshift(fft2(img)) .* H)))`` for a centred, symmetric ``H``."""
+@functools.lru_cache(maxsize=8)
+def _half_plane(response: Callable[[tuple[int, int]], np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """``response(shape)`` (a centred frequency response) in ``rfft2`` layout: ``ifftshift``-ed, the
+    non-negative column frequencies, complex128 with zero imaginary part (the operand numpy's
+    complex-by-real product converts to anyway); cached per response and size, read-only."""
+    h = np.fft.ifftshift(response(shape))[:, : shape[1] // 2 + 1].astype(np.complex128)
+    h.setflags(write=False)
+    return h
+
+
+def freq_filter(img: np.ndarray, response: Callable[[tuple[int, int]], np.ndarray]) -> np.ndarray:
+    """``real(ifft2(ifftshift(fftshift(fft2(img)) .* H)))`` for the centred, symmetric ``H = response(img.shape)``.
+
+    ``response`` maps an image size to ``H``; its shifted half-plane is cached per response and size
+    (Q_CB and Q_CV filter several images of one size).
+    """
     from scipy import fft
 
-    Hs = np.fft.ifftshift(H_centered)
-    return fft.irfft2(fft.rfft2(img) * Hs[:, : img.shape[1] // 2 + 1], s=img.shape)
+    X = fft.rfft2(img)
+    X *= _half_plane(response, tuple(img.shape))
+    return fft.irfft2(X, s=img.shape, overwrite_x=True)
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:

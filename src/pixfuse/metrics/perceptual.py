@@ -166,7 +166,6 @@ def viff(fused: Any, sources: Any, reference: Any = None) -> float:
 # --------------------------------------------------------------------- Q_CB
 
 
-@functools.lru_cache(maxsize=8)
 def _chen_blum_csf(shape: tuple[int, int]) -> np.ndarray:
     f0, f1, a = 15.3870, 1.3456, 0.7622
     hang, lie = shape
@@ -196,9 +195,9 @@ def _qcb_single(im1: np.ndarray, im2: np.ndarray, fu: np.ndarray) -> float:
             p /= c
             return p  # C^3 / (C^2 + 1e-4): k = h = 1, p = 3, q = 2, Z = 1e-4
 
-    c1 = contrast(_freq_filter(normalize1(im1), "chen_blum"))
-    c2 = contrast(_freq_filter(normalize1(im2), "chen_blum"))
-    cf = contrast(_freq_filter(normalize1(fu), "chen_blum"))
+    c1 = contrast(C.freq_filter(normalize1(im1), _chen_blum_csf))
+    c2 = contrast(C.freq_filter(normalize1(im2), _chen_blum_csf))
+    cf = contrast(C.freq_filter(normalize1(fu), _chen_blum_csf))
     with np.errstate(divide="ignore", invalid="ignore"):
         q1 = np.where(c1 < cf, c1 / cf, cf / c1)
         q2 = np.where(c2 < cf, c2 / cf, cf / c2)
@@ -248,7 +247,6 @@ def qcb(fused: Any, sources: Any, reference: Any = None) -> float:
 # --------------------------------------------------------------------- Q_CV
 
 
-@functools.lru_cache(maxsize=8)
 def _mannos_sakrison(shape: tuple[int, int]) -> np.ndarray:
     hang, lie = shape
     u, v = C.freqspace(shape)
@@ -256,24 +254,6 @@ def _mannos_sakrison(shape: tuple[int, int]) -> np.ndarray:
     v = hang / 8 * v
     r = np.sqrt(u * u + v * v)
     return 2.6 * (0.0192 + 0.144 * r) * np.exp(-((0.144 * r) ** 1.1))
-
-
-@functools.lru_cache(maxsize=8)
-def _half_plane(kind: str, shape: tuple[int, int]) -> np.ndarray:
-    """A centred frequency response (``"chen_blum"`` or ``"mannos_sakrison"``) in ``rfft2``
-    layout: ``ifftshift``-ed, the non-negative column frequencies, complex128 with zero
-    imaginary part (the operand numpy's complex-by-real product uses), cached per size."""
-    H = {"chen_blum": _chen_blum_csf, "mannos_sakrison": _mannos_sakrison}[kind](shape)
-    h = np.fft.ifftshift(H)[:, : shape[1] // 2 + 1].astype(np.complex128)
-    h.setflags(write=False)
-    return h
-
-
-def _freq_filter(img: np.ndarray, kind: str) -> np.ndarray:
-    """:func:`C.freq_filter` with the response cached per size (the same products, bit for bit)."""
-    X = fft.rfft2(img)
-    X *= _half_plane(kind, img.shape)
-    return fft.irfft2(X, s=img.shape, overwrite_x=True)
 
 
 def _qcv_single(im1: np.ndarray, im2: np.ndarray, fu: np.ndarray) -> float:
@@ -289,7 +269,7 @@ def _qcv_single(im1: np.ndarray, im2: np.ndarray, fu: np.ndarray) -> float:
 
     r1, r2 = sal(im1), sal(im2)
     def dist(diff: np.ndarray) -> np.ndarray:
-        d = _freq_filter(diff, "mannos_sakrison")
+        d = C.freq_filter(diff, _mannos_sakrison)
         return (C.blocks(d, 16) ** 2).sum(axis=(2, 3)) / 256.0
 
     D1, D2 = dist(im1 - fu), dist(im2 - fu)
