@@ -360,9 +360,10 @@ def sepfilt(img: np.ndarray, ky: np.ndarray, kx: np.ndarray | None = None, borde
 
 
 def gauss_valid(img: np.ndarray, n: int, sigma: float) -> np.ndarray:
-    """``filter2(fspecial('gaussian', n, sigma), img, 'valid')`` (separable)."""
+    """``filter2(fspecial('gaussian', n, sigma), img, 'valid')`` (separable), as a contiguous array
+    (the SSIM-family statistics: elementwise passes over a strided 'valid' view are slower)."""
     g = gauss1d(n, sigma)
-    return sepfilt(img, g, g, "zero", shape="valid")
+    return np.ascontiguousarray(sepfilt(img, g, g, "zero", shape="valid"))
 
 
 def down2(x: np.ndarray) -> np.ndarray:
