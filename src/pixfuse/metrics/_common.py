@@ -81,11 +81,12 @@ def release_unused(remaining: Iterable[str]) -> None:
     """Drop the cached entries that none of the ``remaining`` metrics can reuse (their ``users``).
 
     Called by :func:`pixfuse.evaluate` after each metric.  Speed: a whole-suite call
-    otherwise keeps every intermediate (~150 MB on a 640x480 pair) until it returns;
-    freeing what no later metric needs lets the allocator hand the same memory to the
-    later metrics instead of faulting in fresh pages (~600 page faults per 2.4 MB array,
-    about as long as computing the array).  Values are unaffected (an entry dropped too
-    early would only be recomputed).
+    otherwise keeps every intermediate (each a 2.4 MB float64 array at 640x480) until it
+    returns; freeing what no later metric needs lets the allocator hand the same memory to
+    the later metrics instead of faulting in fresh pages (~600 4-KiB page faults per
+    array).  The suite driver as a whole (release, grouping, allocator priming) is measured
+    by ``benchmarks/bench_evaluate_memory.py`` (table in ``docs/metrics.md``).  Values are
+    unaffected (an entry dropped too early would only be recomputed).
     """
     cache = getattr(_local, "cache", None)
     if not cache:
@@ -117,8 +118,10 @@ def evaluation_order(names: Sequence[str]) -> list[int]:
     The given order, except that the members of a sharing group (:func:`share_group`)
     are moved up to follow the group's first member (stable).  Speed: on the 33-metric
     IVIF suite in the issue's order this keeps e.g. the SSIM statistics of SSIM, MS-SSIM,
-    Q_W and Q_E together, and the page faults of a call drop from ~22k to ~9k
-    (values are unaffected: every metric reads the same memoised arrays).
+    Q_W and Q_E together, so they are computed, used and released in one stretch (fewer
+    page faults; the grouping's own share was measured ad hoc, no kept script isolates it:
+    ``benchmarks/bench_evaluate_memory.py`` measures the suite driver as a whole).  Values
+    are unaffected: every metric reads the same memoised arrays.
     """
     first: dict[str, int] = {}
     keys = []
@@ -147,8 +150,11 @@ def prime_allocator() -> None:
     Why: :func:`pixfuse.evaluate` frees each metric group's intermediates as soon as no
     later metric needs them (:func:`release_unused`); with the thresholds still low,
     glibc hands that memory back to the OS at once and the next group faults it in
-    again (~600 page faults per 2.4 MB array).  Measured on the 640x480 IVIF pair, the
-    issue's 33 metrics: ~22k instead of ~70k page faults per call.
+    again (~600 page faults per 2.4 MB array).  Measured together with the release and the
+    grouping (``PYTHONPATH=src python benchmarks/bench_evaluate_memory.py --suite issue33``,
+    this tree vs the tree before them, ``docs/metrics.md``): 62k -> 17k page faults per call
+    of the issue's 33 metrics on the 640x480 MSRS pair; the priming's own share is not
+    isolated by a kept script.
 
     Process-wide and not undone (glibc has no call that lowers the dynamic thresholds
     again); unlike :func:`retain_freed_memory` it does not switch the dynamic
@@ -165,10 +171,12 @@ def prime_allocator() -> None:
 def retain_freed_memory(limit_bytes: int = 1 << 30) -> bool:
     """Opt-in, process-wide: let glibc's allocator keep freed memory instead of returning it to the OS.
 
-    One :func:`pixfuse.evaluate` call of the whole IVIF suite on a 640x480 pair keeps
-    ~320 MB of shared intermediates alive until it returns; by default glibc then
+    One :func:`pixfuse.evaluate` call keeps the intermediates that declare no users (FMI's
+    feature maps, Q_P's phase congruency) alive until it returns; by default glibc then
     gives that memory back (heap trimming, large blocks unmapped) and the next call
-    faults it in again: ~40k page faults, ~5-10% of the suite's CPU time.  After this
+    faults it in again.  ``PYTHONPATH=src python benchmarks/bench_evaluate_memory.py --suite
+    issue33`` (``docs/metrics.md``): 16.9k -> 0 page faults, 1021 -> 951 ms CPU per call of
+    the issue's 33 metrics on the 640x480 MSRS pair, one core, shared machine.  After this
     call (``M_MMAP_THRESHOLD`` = 32 MiB, ``M_TRIM_THRESHOLD`` = ``limit_bytes``) blocks
     below 32 MiB come from the heap and up to ``limit_bytes`` of freed heap stay mapped,
     so repeated evaluations (folder mode, benchmarks) reuse it.  The process's resident

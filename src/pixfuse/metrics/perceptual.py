@@ -391,8 +391,8 @@ def _median_pair(a: np.ndarray) -> tuple[float, float]:
     MATLAB's ``median`` averages them.  The float32 bit patterns of non-negative
     numbers sort like the numbers, so a histogram of the top 16 bits (OpenCV's
     ``calcHist`` on their uint16 view: one gather and one counting pass) finds the
-    buckets holding both ranks and only those values are partitioned (exact, ~5x
-    faster than a full ``np.partition`` for 640x480).
+    buckets holding both ranks and only those values are partitioned (exact; 0.54 vs
+    2.6 ms for a full ``np.partition`` of 640x480 values: ``docs/metrics.md``, command [2]).
     """
     v = np.ascontiguousarray(a, dtype=np.float32).ravel()
     n = v.size
@@ -621,10 +621,11 @@ def qp(fused: Any, sources: Any, reference: Any = None) -> float:
     congruency, as in the reference).  The log-Gabor filter bank and its noise
     constants are cached per image size.
 
-    Speed: ~75% of the time is the three phase congruencies (72 single-precision
+    Speed: most of the time is the three phase congruencies (72 single-precision
     inverse DFTs and ~65 float32 passes per orientation and image, see
     :func:`phase_congruency`), the rest the 33 float64 11-tap Gaussian filters of
-    the masked correlations.  Every value is bit-identical to the straightforward
+    the masked correlations (split measured by an ad-hoc script, ``docs/metrics.md``;
+    ``benchmarks/bench_metrics.py`` times Q_P as a whole).  Every value is bit-identical to the straightforward
     evaluation of the formulae, so the remaining cost is that arithmetic itself.
     """
     F, S = C.prepare(fused, sources, min_sources=2, max_sources=2)
