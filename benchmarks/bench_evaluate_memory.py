@@ -26,7 +26,6 @@ HERE = Path(__file__).resolve().parent
 
 
 def _child(mode: str, suite: str, repeat: int, rgb: bool) -> None:
-    import ctypes
     import resource
     import time
 
@@ -44,14 +43,12 @@ def _child(mode: str, suite: str, repeat: int, rgb: bool) -> None:
     names = sorted(s.name for s in pixfuse.registry.metric_specs("ivif") if s.needs in ("fused", "sources"))
     ns = {"issue33": B.ISSUE33, "rest": [n for n in B.ISSUE33 if not n.startswith("fmi") and n != "qp"],
           "all": names}[suite]
+    from pixfuse.metrics._common import retain_freed_memory
+
     pixfuse.evaluate(f, src, ["qp", "qcb", "qcv"])  # build the cached filter banks
     if mode == "fixed":
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
+        retain_freed_memory(64 << 20)  # M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 64 MiB
     elif mode == "retain":
-        from pixfuse.metrics._common import retain_freed_memory
-
         retain_freed_memory()
     out = []
     for _ in range(repeat):
