@@ -119,21 +119,32 @@ def crop():
     return ir, vi, np.rint((ir + vi) / 2)
 
 
-@pytest.mark.parametrize("feature", ["dct", "edge"])
-def test_fmi_matches_literal_windows_on_real_features(crop, feature):
+#: the float32 window arithmetic (default for DCT / wavelet features): per-window absolute error,
+#: and relative error of a mean over windows (measured: <= 4e-6 and <= 2e-7 on the maps below)
+F32_WINDOW_ATOL, F32_MEAN_REL = 2e-5, 2e-6
+
+
+@pytest.mark.parametrize("feature, dtype", [("dct", np.float64), ("dct", np.float32), ("edge", None)])
+def test_fmi_matches_literal_windows_on_real_features(crop, feature, dtype, monkeypatch):
+    if dtype is not None:
+        monkeypatch.setattr(INF, "_FMI_DTYPE", dtype)
     ir, vi, f = crop
     fa, fb, ff = (INF._feature(x, feature) for x in (ir, vi, f))
     want = _literal_fmi_map(fa, fb, ff).mean()
-    assert INF.fmi_value(ir, vi, f, feature) == pytest.approx(want, rel=1e-12, abs=0)
+    rel = F32_MEAN_REL if dtype is np.float32 else 1e-12  # edge windows: always float64
+    assert INF.fmi_value(ir, vi, f, feature) == pytest.approx(want, rel=rel, abs=0)
 
 
 def test_fmi_matches_literal_windows_on_wavelet_features(crop):
     # the dmey tile of a 22x24 crop is ~80x80: compare a block across the cA / cH / cV / cD borders
     fa, fb, ff = (INF._feature(x, "wavelet")[30:52, 30:52] for x in crop)
     want = _literal_fmi_map(fa, fb, ff).ravel()
-    got = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff))
+    got = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff), np.float64)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert got.mean() == pytest.approx(want.mean(), rel=1e-12)
+    got = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff), np.float32)
+    np.testing.assert_allclose(got, want, rtol=0, atol=F32_WINDOW_ATOL)
+    assert got.mean() == pytest.approx(want.mean(), rel=F32_MEAN_REL)
 
 
 def _adversarial_maps(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -154,8 +165,25 @@ def _adversarial_maps(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_fmi_window_map_matches_literal_on_adversarial_windows(seed):
     fa, fb, ff = _adversarial_maps(seed)
     want = _literal_fmi_map(fa, fb, ff).ravel()
-    got = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff))
+    got = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff), np.float64)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    got = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff), np.float32)
+    np.testing.assert_allclose(got, want, rtol=0, atol=F32_WINDOW_ATOL)
+    assert got.mean() == pytest.approx(want.mean(), rel=F32_MEAN_REL)
+
+
+def test_fmi_float32_keeps_the_float64_decision_of_flat_windows():
+    # a constant window's centred pdf is float64 rounding residue (-2.8e-17): two constant
+    # windows correlate with c = +1 in the reference, which picks the upper Frechet bound with
+    # w = 1; float32 rounding alone would give c = 0.  Both precisions must agree.
+    fa = np.full((5, 5), 3.0)
+    fb = np.arange(25.0).reshape(5, 5) % 7
+    ff = np.full((5, 5), 8.0)
+    want = _literal_fmi_map(fa, fb, ff).ravel()
+    for dt in (np.float64, np.float32):
+        got = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff), dt)
+        np.testing.assert_allclose(got, want, rtol=0, atol=F32_WINDOW_ATOL if dt is np.float32 else 1e-12)
+    assert INF._FLAT_T != 0.0
 
 
 def test_fmi_chunking_does_not_change_the_value(crop, monkeypatch):

@@ -389,8 +389,14 @@ def _feature(x: np.ndarray, kind: str) -> np.ndarray:
 #: windows per batch in the FMI computation (~150 float64 per window: the temporaries stay cache-sized;
 #: fewer, larger batches cut the per-call overhead of the ~300 numpy calls per batch)
 _FMI_CHUNK = 5120
+#: precision of the per-window pdf arithmetic for DCT / wavelet features (after the float64
+#: normalisation; see :func:`fmi_value`), and for the binary edge windows (few distinct ones: exact)
+_FMI_DTYPE: type = np.float32
+_FMI_EDGE_DTYPE: type = np.float64
 #: moments of a 9-bin pdf: sum i p_i, sum i^2 p_i, sum (10 - i) p_i, sum p_i
 _MOM = np.array([np.arange(1.0, 10.0), np.arange(1.0, 10.0) ** 2, 10.0 - np.arange(1.0, 10.0), np.ones(9)])
+#: added to |x| before its logarithm: keeps log(0) finite and equals |x| for any pdf value that matters
+_TINY = {np.float64: 1e-300, np.float32: np.float32(1e-38)}
 
 
 def _windows(x: np.ndarray, r0: int = 0, r1: int | None = None) -> np.ndarray:
@@ -416,23 +422,41 @@ def _seqsum(x: np.ndarray) -> np.ndarray:
     return s
 
 
-def _norm_win(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+def _norm_win(x: np.ndarray, dtype: type = np.float64, *, inplace: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per window (column) min-max normalisation; a constant window becomes all ones.
 
-    ``inplace=True`` writes the result into ``x`` (same arithmetic).
+    Returns the normalised windows in ``dtype`` and the mask of constant windows.
+    ``x - min`` is always formed in float64 (a window's spread may be a few ulps of
+    its values: the wavelet features of flat regions); with ``dtype=float32`` it is
+    rounded once and divided by the range in single precision (in float64 for a
+    range outside float32's normal numbers).  ``inplace=True`` (float64 only) writes
+    the result into ``x``.
     """
     mn = x.min(0)
     rng = x.max(0)
     rng -= mn
     const = rng == 0
     any_const = bool(const.any())
-    if any_const:
-        rng[const] = 1.0
-    out = np.subtract(x, mn, out=x if inplace else None)
-    out /= rng
+    if dtype is np.float64:
+        if any_const:
+            rng[const] = 1.0
+        out = np.subtract(x, mn, out=x if inplace else None)
+        out /= rng
+    else:
+        out = np.empty(x.shape, dtype)
+        np.subtract(x, mn, out=out, casting="same_kind")
+        r = rng.astype(dtype)
+        fi = np.finfo(dtype)
+        bad = ~((r >= fi.tiny) & (r <= fi.max))  # zero, subnormal or overflowed in dtype
+        if bad.any():
+            r[bad] = 1.0
+            fix = np.flatnonzero(bad & ~const)
+            if fix.size:
+                out[:, fix] = (x[:, fix] - mn[fix]) / rng[fix]
+        out /= r
     if any_const:
         out[:, const] = 1.0
-    return out
+    return out, const
 
 
 _LN2 = float(np.log(2.0))
@@ -445,11 +469,12 @@ def _xlnx_cols(x: np.ndarray, signed: bool = True) -> np.ndarray:
     ``|x| + 1e-300`` equals ``|x|`` for every value these pdfs can hold (anything
     above ~1e-284) and keeps the logarithm finite at zero.  ``signed=False``: x >= 0.
     """
+    tiny = _TINY[x.dtype.type]
     if signed:
         ax = np.abs(x)
-        ax += 1e-300
+        ax += tiny
     else:
-        ax = x + 1e-300
+        ax = x + tiny
     np.log(ax, out=ax)
     return np.einsum("ij,ij->j", x, ax)
 
@@ -479,8 +504,9 @@ class _Pdf:
     ``x`` is consumed: its buffer is reused for the centred pdf ``t``.
     """
 
-    def __init__(self, x: np.ndarray) -> None:
+    def __init__(self, x: np.ndarray, const: np.ndarray | None = None) -> None:
         n = x.shape[1]
+        dt = x.dtype
         # (x1 + x2 + x3) + (x4 + x5 + x6) + (x7 + x8 + x9), as the reference, without temporaries
         tot = np.add(x[0], x[1])
         tot += x[2]
@@ -490,22 +516,32 @@ class _Pdf:
         np.add(x[6], x[7], out=g)
         g += x[8]
         tot += g
-        self.pz = np.empty((10, n))  # the pdf, with a zero row for cells outside the grid
+        self.pz = np.empty((10, n), dt)  # the pdf, with a zero row for cells outside the grid
         np.divide(x, tot, out=self.pz[:9])
         self.pz[9] = 0.0
         self.p = p = self.pz[:9]
         m = _seqsum(p)  # centred, as the reference (decides the sign of c)
         m /= 9
         self.t = np.subtract(p, m, out=x)
+        if const is not None and const.any():
+            # a constant window's centred pdf is float64 rounding residue, which the reference's
+            # c (and with it the bound used) depends on: every such window gets the float64 value
+            self.t[:, const] = _FLAT_T
         self.tt = np.einsum("ij,ij->j", self.t, self.t)
-        self.mom = _MOM @ p
+        self.mom = _MOM @ p  # float64 (4, n) in any precision: the covariances below cancel
         self.sd = np.sqrt(np.maximum(self.mom[1] - self.mom[0] ** 2, 0))
-        self.ent = _xlnx_cols(p, signed=False) * (-1.0 / _LN2)  # p >= 0
+        self.ent = _xlnx_cols(p, signed=False)
+        self.ent *= -1.0 / _LN2  # p >= 0
+
+
+#: the centred pdf of a constant window in float64 (all nine values equal), which :class:`_Pdf` gives
+#: constant windows in any precision
+_FLAT_T = float(_Pdf(np.ones((9, 1))).t[0, 0])
 
 
 def _cdf_rows(p: np.ndarray) -> np.ndarray:
     """(10, n): a zero row, then the cumulative sums of the 9 rows of ``p``, in order."""
-    cp = np.empty((10, p.shape[1]))
+    cp = np.empty((10, p.shape[1]), p.dtype)
     cp[0] = 0.0
     for i in range(9):
         np.add(cp[i], p[i], out=cp[i + 1])
@@ -534,15 +570,18 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
 
     The centring of the pdfs (whose rounding decides c == 0 for flat windows)
     follows the reference's summation order; the rest equals the grid computation
-    up to rounding (tests: 1e-12 relative against a literal per-window transcription).
+    up to rounding (tests: 1e-12 relative against a literal per-window transcription
+    in float64; float32 pdfs: see :func:`fmi_value`).
     Call it with floating-point "divide" and "invalid" warnings silenced (as :func:`_fmi_map` does).
     ``A`` is consumed (its pdf buffer receives the reversed pdfs of the c < 0 windows);
     the lower-bound work is done on those windows only (a few percent on real images).
     """
     n = A.p.shape[1]
     fp = F.p
-    s = np.einsum("ij,ij->j", A.t, F.t)
-    c = np.where(s == 0, 0.0, s / np.sqrt(A.tt * F.tt))
+    dt = fp.dtype.type
+    # c in float64 (per window, cheap): tt of a constant window (~7e-33) squared underflows float32
+    s = np.einsum("ij,ij->j", A.t, F.t).astype(np.float64, copy=False)
+    c = np.where(s == 0, 0.0, s / np.sqrt(A.tt.astype(np.float64) * F.tt))
     neg = np.flatnonzero(~(c >= 0))  # lower bound (NaN c as the reference's else branch)
     # the partner pdf: as is (upper bound) or reversed (lower bound); zero row 9
     a2z = A.pz
@@ -556,8 +595,8 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     fa = lt.sum(0, dtype=np.uint8)  # F values after A_j
     # sum_ij min(F_i, A_j); for the lower bound sum_ij max(F_i + A_j - 1, 0)
     # = sum_i [9 F_i + min(F_i, A'_9)] - sum_ij min(F_i, A'_j)
-    bsum = np.einsum("ij,ij->j", fc, 9 - ka)
-    bsum += np.einsum("ij,ij->j", ac, fa)
+    bsum = np.einsum("ij,ij->j", fc, 9 - ka, dtype=np.float64)
+    bsum += np.einsum("ij,ij->j", ac, fa, dtype=np.float64)
     fsum = F.mom[2]  # sum_i F_i = sum_k (10 - k) f_k
     if neg.size:
         bn = bsum[neg]
@@ -566,7 +605,7 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     cov -= fsum * A.mom[2]
     sdp = F.sd * A.sd
     cov /= sdp
-    w = c / cov
+    w = (c / cov).astype(dt, copy=False)
     w[(sdp == 0) | (c == 0)] = 0.0
     # the 18 segments (previous merged value, v]: 9 ending at F_i, 9 ending at A_j;
     # x[:18] = q = (1-w) f a of their cells, x[18:] = q + w * (segment length)
@@ -577,7 +616,7 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     cols += 9 * n
     i_a += cols  # flat index of row 9 - fa
     u = 1.0 - w
-    x = np.empty((36, n))
+    x = np.empty((36, n), fp.dtype)
     seg, q = x[18:], x[:18]
     # segment ending at F_i: F_i - max(F_(i-1), A_ka), 0 for ka = 9 (beyond A_9);
     # ending at A_j: A_j - max(A_(j-1), F_(9-fa)), 0 for fa = 0 (beyond F_9)
@@ -603,7 +642,7 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     return np.where(mi_ == 0, 0.0, 2 * mi_ / ent)
 
 
-def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray) -> np.ndarray:
+def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """(FMI(A, F) + FMI(B, F)) / 2 per window (columns of 9 column-major values).
 
     As the reference: FMI = 1 for a window equal to the fused one (for the second
@@ -611,13 +650,14 @@ def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray) -> np.ndarray:
     unless that test found equality).  ``A`` and ``B`` are used as scratch space.
     """
     eq_a = (A == Fw).all(0)
-    fn = _norm_win(Fw)
+    fn, fconst = _norm_win(Fw)
     eq_b = (B == (np.where(eq_a, Fw, fn) if eq_a.any() else fn)).all(0)
-    F = _Pdf(fn)
+    F = _Pdf(fn.astype(dtype, copy=False), fconst)
     fcp = _cdf_rows(F.p)
+    inplace = dtype is np.float64
     with np.errstate(invalid="ignore", divide="ignore"):
-        va = _fmi_core(_Pdf(_norm_win(A, inplace=True)), F, fcp)
-        vb = _fmi_core(_Pdf(_norm_win(B, inplace=True)), F, fcp)
+        va = _fmi_core(_Pdf(*_norm_win(A, dtype, inplace=inplace)), F, fcp)
+        vb = _fmi_core(_Pdf(*_norm_win(B, dtype, inplace=inplace)), F, fcp)
     va[eq_a] = 1.0
     vb[eq_b] = 1.0
     va += vb
@@ -641,6 +681,19 @@ def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge"
 
     Mean over all 3x3 windows of ``(FMI(A, F) + FMI(B, F)) / 2`` on the feature maps;
     windows are processed in batches of ``_FMI_CHUNK``.
+
+    **Precision.**  The reference runs in double precision.  Here the windows are
+    compared (the equal-window rule) and min-max normalised in float64; for DCT and
+    wavelet features the per-window pdf arithmetic then runs in float32
+    (``_FMI_DTYPE``; 1.4-1.6x faster), with three parts kept exact: the moments and
+    the bound's covariance sum (which cancel) and the correlation ``c`` are float64,
+    and a constant window gets the float64 centred pdf (:data:`_FLAT_T`), whose
+    rounding residue decides ``c = +1`` between two constant windows in the reference
+    (float32 rounding alone gives 0, which moved FMI_w by 5% on images with flat
+    areas).  The result differs from the float64 evaluation by at most ~4e-6 per
+    window and <= 5e-7 relative on the metric (measured on 29 IVIF / medical pairs,
+    grey and float fused images; tests: 2e-5 per window, 2e-6 on means).  Edge
+    (FMI_pixel) windows are binary and few distinct ones are evaluated: float64.
     """
     fa, fb, ff = _feature(a, feature), _feature(b, feature), _feature(f, feature)
     if feature == "edge":  # binary windows: evaluate each distinct (a, b, f) triple once
@@ -649,14 +702,14 @@ def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge"
         code |= _edge_codes(ff)
         uniq, counts = np.unique(code, return_counts=True)
         bits = ((uniq[None, :] >> np.arange(27)[:, None]) & 1).astype(np.float64)
-        vals = _fmi_map(bits[18:], bits[9:18], bits[:9])
+        vals = _fmi_map(bits[18:], bits[9:18], bits[:9], _FMI_EDGE_DTYPE)
         return float(vals @ counts / code.size)
     nr, nc = ff.shape[0] - 2, ff.shape[1] - 2
     out = np.empty(max(nr, 0) * max(nc, 0))
     step = max(1, _FMI_CHUNK // max(nc, 1))
     for r0 in range(0, nr, step):
         r1 = min(nr, r0 + step)
-        out[r0 * nc:r1 * nc] = _fmi_map(_windows(fa, r0, r1), _windows(fb, r0, r1), _windows(ff, r0, r1))
+        out[r0 * nc:r1 * nc] = _fmi_map(_windows(fa, r0, r1), _windows(fb, r0, r1), _windows(ff, r0, r1), _FMI_DTYPE)
     return float(out.mean())
 
 
@@ -697,7 +750,9 @@ def fmi_pixel(fused: Any, sources: Any, reference: Any = None) -> float:
 def fmi_dct(fused: Any, sources: Any, reference: Any = None) -> float:
     """Feature mutual information on ``dct2`` (orthonormal DCT-II of the whole image), 3x3 windows.
 
-    See :func:`fmi_pixel`; Tang's ``analysis_fmi(IR, VI, F, 'dct')``.
+    See :func:`fmi_pixel`; Tang's ``analysis_fmi(IR, VI, F, 'dct')``.  The per-window
+    pdf arithmetic runs in float32 with the decisions kept in float64: within 5e-7
+    of the double-precision value (:func:`fmi_value`, "Precision").
     """
     return _fmi(fused, sources, "dct")
 
@@ -719,6 +774,8 @@ def fmi_w(fused: Any, sources: Any, reference: Any = None) -> float:
     coefficients by ``1 + 2e-16 * N(0, 1)`` moves FMI_w by 0.7%: any two DWT
     implementations that round differently (MATLAB ``dwt2`` vs PyWavelets)
     disagree at that level, whatever the FMI code.  FMI_dct does not have the
-    problem (the same perturbation leaves it unchanged).
+    problem (the same perturbation leaves it unchanged).  The window arithmetic
+    after the float64 normalisation is float32 (:func:`fmi_value`, "Precision"):
+    within 5e-7 of the double-precision value on the same coefficients.
     """
     return _fmi(fused, sources, "wavelet")
