@@ -186,6 +186,30 @@ def test_fmi_float32_keeps_the_float64_decision_of_flat_windows():
     assert INF._FLAT_T != 0.0
 
 
+def _route_maps() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    maps = [_adversarial_maps(s) for s in (0, 1)]
+    rng = np.random.default_rng(3)
+    ff = rng.random((12, 13))
+    fb = rng.random((12, 13))
+    w = ff[4:7, 5:8]
+    fb[4:7, 5:8] = (w - w.min()) / (w.max() - w.min())  # B equals the *normalised* fused window
+    fb[0:3, 0:3] = 1.0
+    ff[0:3, 0:3] = 5.0  # constant fused window: its normalised form is all ones, as B there
+    maps.append((rng.random((12, 13)), fb, ff))
+    return maps
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fmi_image_route_equals_window_route(dtype, monkeypatch):
+    # fmi_value normalises whole images with 3x3 erosion / dilation and decides the equal-window
+    # rule without the float64 windows; it must equal the per-window route bit for bit
+    monkeypatch.setattr(INF, "_FMI_DTYPE", dtype)
+    monkeypatch.setattr(INF, "_feature", lambda x, kind: x)
+    for fa, fb, ff in _route_maps():
+        win = INF._fmi_map(INF._windows(fa), INF._windows(fb), INF._windows(ff), dtype)
+        assert INF.fmi_value(fa, fb, ff, "dct") == win.mean()
+
+
 def test_fmi_chunking_does_not_change_the_value(crop, monkeypatch):
     ir, vi, f = crop
     whole = INF.fmi_value(ir, vi, f, "dct")

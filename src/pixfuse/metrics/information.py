@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ..registry import register_metric
@@ -495,7 +496,7 @@ def _seg_lengths(out: np.ndarray, table: np.ndarray, idx: np.ndarray, prev: np.n
     table[9] = t9
     np.maximum(out, prev, out=out)
     np.subtract(end, out, out=out)
-    np.maximum(out, 0.0, out=out)
+    np.maximum(out, np.zeros((1, out.shape[1]), out.dtype), out=out)  # a row, not a scalar: SIMD, 3-4x faster
 
 
 class _Pdf:
@@ -595,8 +596,8 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     fa = lt.sum(0, dtype=np.uint8)  # F values after A_j
     # sum_ij min(F_i, A_j); for the lower bound sum_ij max(F_i + A_j - 1, 0)
     # = sum_i [9 F_i + min(F_i, A'_9)] - sum_ij min(F_i, A'_j)
-    bsum = np.einsum("ij,ij->j", fc, 9 - ka, dtype=np.float64)
-    bsum += np.einsum("ij,ij->j", ac, fa, dtype=np.float64)
+    bsum = np.einsum("ij,ij->j", fc, 9 - ka).astype(np.float64)
+    bsum += np.einsum("ij,ij->j", ac, fa)
     fsum = F.mom[2]  # sum_i F_i = sum_k (10 - k) f_k
     if neg.size:
         bn = bsum[neg]
@@ -642,27 +643,99 @@ def _fmi_core(A: _Pdf, F: _Pdf, fcp: np.ndarray) -> np.ndarray:
     return np.where(mi_ == 0, 0.0, 2 * mi_ / ent)
 
 
+def _fmi_pair(A: _Pdf, B: _Pdf, F: _Pdf, eq_a: np.ndarray, eq_b: np.ndarray) -> np.ndarray:
+    """(FMI(A, F) + FMI(B, F)) / 2 per window from the normalised windows' pdfs; 1 where ``eq_*``."""
+    fcp = _cdf_rows(F.p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        va = _fmi_core(A, F, fcp)
+        vb = _fmi_core(B, F, fcp)
+    va[eq_a] = 1.0
+    vb[eq_b] = 1.0
+    va += vb
+    va /= 2
+    return va
+
+
 def _fmi_map(A: np.ndarray, B: np.ndarray, Fw: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """(FMI(A, F) + FMI(B, F)) / 2 per window (columns of 9 column-major values).
 
     As the reference: FMI = 1 for a window equal to the fused one (for the second
     source compared with the fused window already normalised by the first test,
     unless that test found equality).  ``A`` and ``B`` are used as scratch space.
+    The same arithmetic as :func:`fmi_value`'s image route (bit for bit).
     """
     eq_a = (A == Fw).all(0)
-    fn, fconst = _norm_win(Fw)
-    eq_b = (B == (np.where(eq_a, Fw, fn) if eq_a.any() else fn)).all(0)
-    F = _Pdf(fn.astype(dtype, copy=False), fconst)
-    fcp = _cdf_rows(F.p)
+    fn, fconst = _norm_win(Fw, dtype)
+    fn64 = fn if dtype is np.float64 else _norm_win(Fw)[0]
+    eq_b = (B == (np.where(eq_a, Fw, fn64) if eq_a.any() else fn64)).all(0)
     inplace = dtype is np.float64
-    with np.errstate(invalid="ignore", divide="ignore"):
-        va = _fmi_core(_Pdf(*_norm_win(A, dtype, inplace=inplace)), F, fcp)
-        vb = _fmi_core(_Pdf(*_norm_win(B, dtype, inplace=inplace)), F, fcp)
-    va[eq_a] = 1.0
-    vb[eq_b] = 1.0
-    va += vb
-    va /= 2
-    return va
+    return _fmi_pair(_Pdf(*_norm_win(A, dtype, inplace=inplace)), _Pdf(*_norm_win(B, dtype, inplace=inplace)),
+                     _Pdf(fn, fconst), eq_a, eq_b)
+
+
+_K3 = np.ones((3, 3), np.uint8)
+
+
+def _win_all(mask: np.ndarray) -> np.ndarray:
+    """Per 3x3 window (top-left indexing, ravelled): are all nine values of ``mask`` true?"""
+    return cv2.erode(mask.view(np.uint8), _K3)[1:-1, 1:-1].ravel().view(bool)
+
+
+def _windows_at(x: np.ndarray, idx: np.ndarray, nc: int) -> np.ndarray:
+    """(9, m) windows of ``x`` (column-major order, as :func:`_windows`) at ravelled window indices."""
+    r, c = np.divmod(idx, nc)
+    return np.stack([x[r + dr, c + dc] for dc in range(3) for dr in range(3)])
+
+
+class _WinNorm:
+    """Per-window min-max normalisation of a whole feature image, batch by batch.
+
+    The windows' minima and maxima come from 3x3 erosion / dilation (exact); a
+    batch of window rows is normalised without building the float64 windows:
+    ``x - min`` in float64 stored in ``dtype``, divided by the range in ``dtype`` --
+    the arithmetic of :func:`_norm_win`, value for value.
+    """
+
+    def __init__(self, x: np.ndarray, dtype: type) -> None:
+        self.x = x = np.ascontiguousarray(x, dtype=np.float64)
+        self.nc = x.shape[1] - 2
+        self.mn = cv2.erode(x, _K3)[1:-1, 1:-1]
+        self.mx = cv2.dilate(x, _K3)[1:-1, 1:-1]
+        rng = self.mx - self.mn
+        self.rng = rng.ravel()
+        self.const = self.rng == 0
+        r = rng.astype(dtype).ravel()
+        if dtype is np.float64:
+            self.bad = self.const
+        else:
+            fi = np.finfo(dtype)
+            self.bad = ~((r >= fi.tiny) & (r <= fi.max))  # zero, subnormal or overflowed in dtype
+        r[self.bad] = 1.0
+        self.r = r
+        self.dtype = dtype
+
+    def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised windows with top-left corner in rows ``r0:r1`` (9, n) and their constant mask."""
+        x, nc, nr = self.x, self.nc, r1 - r0
+        out = np.empty((9, nr * nc), self.dtype)
+        mn = self.mn[r0:r1]
+        for k in range(9):
+            dc, dr = divmod(k, 3)
+            np.subtract(x[r0 + dr:r1 + dr, dc:dc + nc], mn, out=out[k].reshape(nr, nc), casting="same_kind")
+        sl = slice(r0 * nc, r1 * nc)
+        out /= self.r[sl]
+        const = self.const[sl]
+        fix = np.flatnonzero(self.bad[sl] & ~const)
+        if fix.size:  # a range outside the dtype's normal numbers: divide in float64
+            g = fix + r0 * nc
+            out[:, fix] = (_windows_at(x, g, nc) - self.mn.ravel()[g]) / self.rng[g]
+        if const.any():
+            out[:, const] = 1.0
+        return out, const
+
+    def exact(self, idx: np.ndarray) -> np.ndarray:
+        """float64 normalised windows (:func:`_norm_win`) at ravelled window indices."""
+        return _norm_win(_windows_at(self.x, idx, self.nc))[0]
 
 
 def _edge_codes(x: np.ndarray) -> np.ndarray:
@@ -705,11 +778,24 @@ def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge"
         vals = _fmi_map(bits[18:], bits[9:18], bits[:9], _FMI_EDGE_DTYPE)
         return float(vals @ counts / code.size)
     nr, nc = ff.shape[0] - 2, ff.shape[1] - 2
-    out = np.empty(max(nr, 0) * max(nc, 0))
-    step = max(1, _FMI_CHUNK // max(nc, 1))
+    if nr <= 0 or nc <= 0:
+        return float(np.mean(np.empty(0)))
+    dt = _FMI_DTYPE
+    na, nb, nf = _WinNorm(fa, dt), _WinNorm(fb, dt), _WinNorm(ff, dt)
+    eq_a = _win_all(na.x == nf.x)
+    # the reference compares B with the fused window *normalised* unless A equalled it; a
+    # normalised window holds an exact 0 and 1 (or is all ones), so only windows of B with
+    # min in {0, 1} and max 1 can match it: those are compared exactly
+    eq_b = np.where(eq_a, _win_all(nb.x == nf.x), False)
+    cand = np.flatnonzero(~eq_a & (nb.mx.ravel() == 1) & ((nb.mn.ravel() == 0) | (nb.mn.ravel() == 1)))
+    if cand.size:
+        eq_b[cand] = (_windows_at(nb.x, cand, nc) == nf.exact(cand)).all(0)
+    out = np.empty(nr * nc)
+    step = max(1, _FMI_CHUNK // nc)
     for r0 in range(0, nr, step):
         r1 = min(nr, r0 + step)
-        out[r0 * nc:r1 * nc] = _fmi_map(_windows(fa, r0, r1), _windows(fb, r0, r1), _windows(ff, r0, r1), _FMI_DTYPE)
+        sl = slice(r0 * nc, r1 * nc)
+        out[sl] = _fmi_pair(_Pdf(*na.rows(r0, r1)), _Pdf(*nb.rows(r0, r1)), _Pdf(*nf.rows(r0, r1)), eq_a[sl], eq_b[sl])
     return float(out.mean())
 
 
