@@ -195,14 +195,18 @@ def main() -> None:
         "the issue's 33 listed metrics, default conventions": [n for n in ISSUE33 if n in names],
         f"whole no-reference IVIF suite ({len(names)} metrics)": names,
     }
-    whole = None
+    times = {}
     for label, ns in suites.items():
         t = _best(lambda ns=ns: pixfuse.evaluate(f, src, ns), args.repeat)
         print(f"{label:71s} {t[0] * 1e3:10.1f} {t[1] * 1e3:10.1f}")
-        whole = t
-    print(f"target: whole no-reference IVIF suite under {TARGET_S * 1e3:.0f} ms on one core -> CPU "
-          f"{whole[1] * 1e3:.0f} ms = {whole[1] / TARGET_S:.2f}x the target "
-          f"({'met' if whole[1] < TARGET_S else 'NOT met'}; wall {whole[0] * 1e3:.0f} ms)")
+        times[label] = t
+    # the issue's list with its default conventions, and (stricter) every registered no-reference
+    # IVIF metric including the alternative conventions
+    for label in list(suites)[2:]:
+        t = times[label]
+        print(f"target: {label} under {TARGET_S * 1e3:.0f} ms on one core -> CPU "
+              f"{t[1] * 1e3:.0f} ms = {t[1] / TARGET_S:.2f}x the target "
+              f"({'met' if t[1] < TARGET_S else 'NOT met'}; wall {t[0] * 1e3:.0f} ms)")
     try:
         n_all = len(pixfuse.evaluate(f, src))
         t = _best(lambda: pixfuse.evaluate(f, src), args.repeat)
