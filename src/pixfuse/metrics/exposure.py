@@ -37,9 +37,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..registry import register_metric
-from ._common import down2, gauss1d, require_min_side
+from ._common import gauss1d, require_min_side
 
 _MATLAB_EPS = float(np.finfo(np.float64).eps)
+#: float64 elements of all the row-strip buffers of :func:`mef_ssim_map` together (4 MiB: they stay in
+#: cache; 2^18 / 2^20 / 2^21 were 4-10% slower at 640x480 with 2 sources, 2^21 also with 3 to 9)
+_STRIP_ELEMS = 1 << 19
 #: The coefficients MATLAB's ``rgb2gray`` really applies: first row of the inverse
 #: of the NTSC YIQ->RGB matrix (0.298936, 0.587043, 0.114021; documented rounded as
 #: 0.2989, 0.5870, 0.1140).  They matter for the uint8 rounding.
@@ -80,6 +83,34 @@ def _to_u8_gray(img: np.ndarray, name: str) -> np.ndarray:
     return np.floor(g + 0.5)
 
 
+def _sum0(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=0)`` in numpy's order (first term, then each next one added) into ``out``.
+
+    numpy starts its sums from ``0.0``, which differs only in the sign of an exact zero; every sum
+    of :func:`mef_ssim_map` then meets a ``+ eps``, ``+ C`` or ``> 0`` that makes the map identical.
+    A 2-term sum is one ``add`` (numpy's reduction over a short first axis is ~2.5x slower).
+    """
+    if len(a) == 1:
+        np.copyto(out, a[0])
+        return out
+    np.add(a[0], a[1], out=out)
+    for x in a[2:]:
+        out += x
+    return out
+
+
+def _down2_stack(seq: np.ndarray) -> np.ndarray:
+    """:func:`~pixfuse.metrics._common.down2` of every image of an (N, H, W) stack at once (same
+    additions in the same order; the symmetric pad only where a side is odd, the only case that reads it)."""
+    n, h, w = seq.shape
+    p = seq if h % 2 == 0 and w % 2 == 0 else np.pad(seq, ((0, 0), (0, h % 2), (0, w % 2)), mode="symmetric")
+    y = p[:, 0:h:2, 0:w:2] + p[:, 1:h + 1:2, 0:w:2]
+    y += p[:, 0:h:2, 1:w + 1:2]
+    y += p[:, 1:h + 1:2, 1:w + 1:2]
+    y /= 4.0
+    return y
+
+
 def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int = 11,
                  sigma: float = 1.5) -> np.ndarray:
     """Quality map of single-scale MEF-SSIM on 0-255 float64 grey data.
@@ -94,6 +125,20 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     Returns
     -------
     (H - win + 1, W - win + 1) float64 map; its mean is the MEF-SSIM score.
+
+    Speed
+    -----
+    The N(N+1) + 3N + 2 whole-image filters (OpenCV, float64) write into preallocated
+    arrays; all per-pixel arithmetic then runs over row strips of the 'valid' region
+    in one reused pool of buffers (``_STRIP_ELEMS`` elements, 4 MiB, so the
+    temporaries stay in cache and no page is faulted in per call), with the N x N
+    quantities as (N, N, rows, W) blocks (one numpy call for all source pairs, the
+    same ``einsum`` as the whole-image formulas).  Every operation and the order of
+    every sum are those of the whole-image code, so the map is bit-identical to it
+    (``benchmarks/check_mef_values.py`` and ``benchmarks/check_metric_values.py``
+    with ``--baseline``).  Three-scale score of a 640x480 IR/VIS pair on one core
+    (``ms_ssim_tang``): ~83 -> ~41 ms CPU; see ``docs/metrics.md`` (Speed, MEF-SSIM)
+    for the command and figures.
     """
     seq = np.asarray(seq, dtype=np.float64)
     f = np.asarray(fused, dtype=np.float64)
@@ -105,73 +150,140 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     seq = seq - 128.0
     f = f - 128.0
     g1 = gauss1d(win, sigma)
+    pairs = [(k, m) for k in range(n) for m in range(k, n)]
+    # (k, m) -> its pair (k <= m), for the full n x n matrices of a strip
+    pair_of = np.array([pairs.index((min(k, m), max(k, m))) for k in range(n) for m in range(n)])
 
-    def box(a: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(a, cv2.CV_64F, (win, win), normalize=True,
-                             borderType=cv2.BORDER_REFLECT)[bd:h - bd, bd:w - bd]
+    # Whole-image filters.  The box filter keeps running sums along rows and columns, so its
+    # value at a pixel depends (in the last bits) on the image it ran over: it sees the whole
+    # image, as before, and only the 'valid' part is read.
+    def box(a: np.ndarray, dst: np.ndarray) -> None:
+        cv2.boxFilter(a, cv2.CV_64F, (win, win), dst=dst, normalize=True, borderType=cv2.BORDER_REFLECT)
 
-    def gau(a: np.ndarray) -> np.ndarray:
-        return cv2.sepFilter2D(a, cv2.CV_64F, g1, g1, borderType=cv2.BORDER_REFLECT)[bd:h - bd, bd:w - bd]
+    def gau(a: np.ndarray, dst: np.ndarray) -> None:
+        cv2.sepFilter2D(a, cv2.CV_64F, g1, g1, dst=dst, borderType=cv2.BORDER_REFLECT)
 
-    mu = np.stack([box(x) for x in seq])
-    gm = np.stack([gau(x) for x in seq])
-    cov = np.empty((n, n) + mu.shape[1:], np.float64)   # box covariance (per-pixel mean)
-    gxx = np.empty_like(cov)                            # Gaussian-weighted raw products
+    mu_f, gm_f, gxf_f = (np.empty((n, h, w)) for _ in range(3))
+    bxx_f, gxx_f = (np.empty((len(pairs), h, w)) for _ in range(2))
+    mu2_f, gff_f, tmp = (np.empty((h, w)) for _ in range(3))
     for k in range(n):
-        for m in range(k, n):
-            prod = seq[k] * seq[m]
-            c = box(prod)
-            c -= mu[k] * mu[m]
-            cov[k, m] = c
-            if m != k:
-                cov[m, k] = c
-            gxx[k, m] = gau(prod)
-            if m != k:
-                gxx[m, k] = gxx[k, m]
-    strength = np.empty_like(mu)
+        box(seq[k], mu_f[k])
+        gau(seq[k], gm_f[k])
+    for i, (k, m) in enumerate(pairs):
+        np.multiply(seq[k], seq[m], out=tmp)
+        box(tmp, bxx_f[i])
+        gau(tmp, gxx_f[i])
+    gau(f, mu2_f)
+    np.multiply(f, f, out=tmp)
+    gau(tmp, gff_f)
     for k in range(n):
-        np.multiply(cov[k, k], area, out=strength[k])
-    np.maximum(strength, 0.0, out=strength)
-    np.sqrt(strength, out=strength)
-    ed = strength + 0.001
-    # structure consistency R = ||sum_k (x_k - mu_k)|| / sum_k ||x_k - mu_k||
-    var_sum = cov.sum(axis=(0, 1))
-    num = np.sqrt(np.maximum(area * var_sum, 0.0))
-    den = strength.sum(axis=0)
-    R = (num + _MATLAB_EPS) / (den + _MATLAB_EPS)
-    R[R > 1] = 1 - _MATLAB_EPS
-    R[R < 0] = _MATLAB_EPS
-    p = np.tan(np.pi / 2 * R)
-    p[p > 10] = 10
-    wmap = ed / win
-    np.power(wmap, p[None], out=wmap)
-    wmap += _MATLAB_EPS
-    wmap /= wmap.sum(axis=0, keepdims=True)
-    max_ed = ed.max(axis=0)
-    c = wmap / ed                                       # coefficient of (x_k - mu_k)
-    # squared norm of the (unscaled) desired structure vector
-    norm2 = area * np.einsum("kij,kmij,mij->ij", c, cov, c)
-    # Gaussian-weighted moments of the unscaled structure vector
-    dm = gm - mu                                         # G*(x_k - mu_k)
-    mu1u = (c * dm).sum(axis=0)
-    e2 = np.empty_like(gxx)  # gxx - mu_k gm_m - gm_k mu_m + mu_k mu_m, term by term as written
-    for k in range(n):
-        for m in range(n):
-            ekm = np.subtract(gxx[k, m], mu[k] * gm[m], out=e2[k, m])
-            ekm -= gm[k] * mu[m]
-            ekm += mu[k] * mu[m]
-    e2u = np.einsum("kij,kmij,mij->ij", c, e2, c)
-    mu2 = gau(f)
-    s22 = gau(f * f) - mu2 * mu2
-    erf = np.stack([gau(x * f) for x in seq]) - mu * mu2[None]
-    erfu = (c * erf).sum(axis=0)
-    pos = norm2 > 0
-    a = np.where(pos, max_ed / np.sqrt(np.where(pos, norm2, 1.0)), 0.0)
-    mu1 = a * mu1u
-    s11 = a * a * e2u - mu1 * mu1
-    s12 = a * erfu - mu1 * mu2
+        np.multiply(seq[k], f, out=tmp)
+        gau(tmp, gxf_f[k])
+    del tmp, seq, f
+
+    # Per-pixel arithmetic in row strips, in reused buffers that stay in cache; every
+    # operation, and the order of every sum, is the one of the whole-image formulas.
+    H, W = h - 2 * bd, w - 2 * bd
+    out = np.empty((H, W), np.float64)
+    nbuf = 4 * n * n + 3 * n + 8
+    rows = max(1, min(H, _STRIP_ELEMS // (W * nbuf)))
     C = (K * 255.0) ** 2
-    return (2 * s12 + C) / (s11 + s22 + C)
+    lo = 1 - _MATLAB_EPS
+    pool = np.empty(nbuf * rows * W)
+
+    def buffers(nr: int) -> tuple:
+        """Contiguous (..., nr, W) views of the pool: 4 (n, n), 3 (n,) and 8 single strips."""
+        size, o, views = nr * W, 0, []
+        for lead in [(n, n)] * 4 + [(n,)] * 3 + [()] * 8:
+            cnt = int(np.prod(lead))
+            views.append(pool[o:o + cnt * size].reshape(lead + (nr, W)))
+            o += cnt * size
+        return tuple(views)
+
+    bufs = {}
+    for r0 in range(0, H, rows):
+        r1 = min(H, r0 + rows)
+        shape = (r1 - r0, W)
+        if shape[0] not in bufs:
+            bufs[shape[0]] = buffers(shape[0])
+        cov, pp, e2, t4, ed, c, t3, num, den, R, a, mu1u, e2u, erfu, t1 = bufs[shape[0]]
+        rs, cs = slice(bd + r0, bd + r1), slice(bd, bd + W)
+        mu, gm = mu_f[:, rs, cs], gm_f[:, rs, cs]
+        mu2 = mu2_f[rs, cs]
+        # box covariance of every (k, m): mean of x_k x_m minus mu_k mu_m
+        np.take(bxx_f[:, rs, cs], pair_of, axis=0, out=cov.reshape((n * n,) + shape))
+        np.multiply(mu[:, None], mu[None, :], out=pp)
+        cov -= pp
+        # signal strength ||x_k - mu_k|| and ed = strength + 0.001
+        np.multiply(cov.reshape((n * n,) + shape)[::n + 1], area, out=ed)
+        np.maximum(ed, 0.0, out=ed)
+        np.sqrt(ed, out=ed)
+        _sum0(ed, den)
+        ed += 0.001
+        # structure consistency R = ||sum_k (x_k - mu_k)|| / sum_k ||x_k - mu_k||
+        _sum0(cov.reshape((n * n,) + shape), num)
+        num *= area
+        np.maximum(num, 0.0, out=num)
+        np.sqrt(num, out=num)
+        num += _MATLAB_EPS
+        den += _MATLAB_EPS
+        np.divide(num, den, out=R)
+        np.copyto(R, lo, where=R > 1)                  # (R > 0 always: both terms are >= eps)
+        p = R
+        np.multiply(np.pi / 2, p, out=p)
+        np.tan(p, out=p)
+        np.minimum(p, 10.0, out=p)
+        # weights (ed_k / win)^p + eps, normalised; over ed_k: the coefficient c_k of (x_k - mu_k)
+        np.divide(ed, win, out=c)
+        np.power(c, p, out=c)
+        c += _MATLAB_EPS
+        _sum0(c, den)
+        c /= den
+        c /= ed
+        np.max(ed, axis=0, out=a)                      # largest strength
+        # squared norm of the (unscaled) desired structure vector
+        norm2 = np.einsum("kij,kmij,mij->ij", c, cov, c, out=num)
+        norm2 *= area
+        # Gaussian-weighted moments of the unscaled structure vector
+        np.subtract(gm, mu, out=t3)                    # G*(x_k - mu_k)
+        t3 *= c
+        _sum0(t3, mu1u)
+        # G*(x_k x_m) - mu_k gm_m - gm_k mu_m + mu_k mu_m, term by term
+        np.take(gxx_f[:, rs, cs], pair_of, axis=0, out=e2.reshape((n * n,) + shape))
+        np.multiply(mu[:, None], gm[None, :], out=t4)
+        e2 -= t4
+        e2 -= t4.swapaxes(0, 1)                        # gm_k mu_m = mu_m gm_k
+        e2 += pp
+        np.einsum("kij,kmij,mij->ij", c, e2, c, out=e2u)
+        np.multiply(mu, mu2, out=t3)
+        np.subtract(gxf_f[:, rs, cs], t3, out=t3)
+        t3 *= c
+        _sum0(t3, erfu)
+        # scale: largest strength over the structure vector's norm (0 where the norm is 0)
+        zero = norm2 <= 0
+        np.copyto(norm2, 1.0, where=zero)
+        np.sqrt(norm2, out=norm2)
+        np.divide(a, norm2, out=a)
+        np.copyto(a, 0.0, where=zero)
+        # s11 = a^2 e2u - mu1^2, s12 = a erfu - mu1 mu2, s22 = G*f^2 - mu2^2
+        mu1 = mu1u
+        mu1 *= a
+        np.multiply(a, a, out=t1)
+        t1 *= e2u
+        s11 = t1
+        np.multiply(mu1, mu1, out=num)
+        s11 -= num
+        np.multiply(mu2, mu2, out=num)
+        s22 = np.subtract(gff_f[rs, cs], num, out=num)
+        s11 += s22
+        s11 += C
+        s12 = np.multiply(a, erfu, out=R)
+        np.multiply(mu1, mu2, out=e2u)
+        s12 -= e2u
+        s12 *= 2
+        s12 += C
+        np.divide(s12, s11, out=out[r0:r1])
+    return out
 
 
 def mef_ssim_score(seq: np.ndarray, fused: np.ndarray, *, levels: int = 1, K: float = 0.03,
@@ -204,8 +316,8 @@ def mef_ssim_score(seq: np.ndarray, fused: np.ndarray, *, levels: int = 1, K: fl
     for lev in range(levels):
         qs.append(float(mef_ssim_map(seq, f, K, win, sigma).mean()))
         if lev < levels - 1:
-            seq = np.stack([down2(x) for x in seq])
-            f = down2(f)
+            seq = _down2_stack(seq)
+            f = _down2_stack(f[None])[0]
     q_all = np.asarray(qs)
     # MATLAB: prod(Q.^weight); a negative Q with fractional exponent gives a complex number there
     overall = float(np.prod(np.sign(q_all) * np.abs(q_all) ** wts))
