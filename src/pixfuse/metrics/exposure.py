@@ -99,6 +99,17 @@ def _sum0(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def _max0(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``a.max(axis=0)`` into ``out`` as pairwise ``maximum`` calls (exact in any order)."""
+    if len(a) == 1:
+        np.copyto(out, a[0])
+        return out
+    np.maximum(a[0], a[1], out=out)
+    for x in a[2:]:
+        np.maximum(out, x, out=out)
+    return out
+
+
 def _down2_stack(seq: np.ndarray) -> np.ndarray:
     """:func:`~pixfuse.metrics._common.down2` of every image of an (N, H, W) stack at once (same
     additions in the same order; the symmetric pad only where a side is odd, the only case that reads it)."""
@@ -133,7 +144,8 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     in one reused pool of buffers (``_STRIP_ELEMS`` elements, 4 MiB, so the
     temporaries stay in cache and no page is faulted in per call), with the N x N
     quantities as (N, N, rows, W) blocks (one numpy call for all source pairs, the
-    same ``einsum`` as the whole-image formulas).  Every operation and the order of
+    same ``einsum`` as the whole-image formulas; for N <= 2 a strided view of the
+    filtered pair products, no copy).  Every operation and the order of
     every sum are those of the whole-image code, so the map is bit-identical to it
     (``benchmarks/check_mef_values.py`` and ``benchmarks/check_metric_values.py``
     with ``--baseline``).  Three-scale score of a 640x480 IR/VIS pair on one core
@@ -153,6 +165,15 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     pairs = [(k, m) for k in range(n) for m in range(k, n)]
     # (k, m) -> its pair (k <= m), for the full n x n matrices of a strip
     pair_of = np.array([pairs.index((min(k, m), max(k, m))) for k in range(n) for m in range(n)])
+
+    def square(a: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """The (n, n, rows, W) symmetric matrix of the pair strips ``a``: for N <= 2 the pair
+        index is k + m, a strided view (no copy); else gathered into ``dst``."""
+        if n <= 2:
+            return np.lib.stride_tricks.as_strided(a, (n, n) + a.shape[1:], (a.strides[0],) + a.strides,
+                                                   writeable=False)
+        np.take(a, pair_of, axis=0, out=dst.reshape((n * n,) + a.shape[1:]))
+        return dst
 
     # Whole-image filters.  The box filter keeps running sums along rows and columns, so its
     # value at a pixel depends (in the last bits) on the image it ran over: it sees the whole
@@ -211,9 +232,8 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
         mu, gm = mu_f[:, rs, cs], gm_f[:, rs, cs]
         mu2 = mu2_f[rs, cs]
         # box covariance of every (k, m): mean of x_k x_m minus mu_k mu_m
-        np.take(bxx_f[:, rs, cs], pair_of, axis=0, out=cov.reshape((n * n,) + shape))
         np.multiply(mu[:, None], mu[None, :], out=pp)
-        cov -= pp
+        np.subtract(square(bxx_f[:, rs, cs], cov), pp, out=cov)
         # signal strength ||x_k - mu_k|| and ed = strength + 0.001
         np.multiply(cov.reshape((n * n,) + shape)[::n + 1], area, out=ed)
         np.maximum(ed, 0.0, out=ed)
@@ -240,7 +260,7 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
         _sum0(c, den)
         c /= den
         c /= ed
-        np.max(ed, axis=0, out=a)                      # largest strength
+        _max0(ed, a)                                   # largest strength
         # squared norm of the (unscaled) desired structure vector
         norm2 = np.einsum("kij,kmij,mij->ij", c, cov, c, out=num)
         norm2 *= area
@@ -249,9 +269,8 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
         t3 *= c
         _sum0(t3, mu1u)
         # G*(x_k x_m) - mu_k gm_m - gm_k mu_m + mu_k mu_m, term by term
-        np.take(gxx_f[:, rs, cs], pair_of, axis=0, out=e2.reshape((n * n,) + shape))
         np.multiply(mu[:, None], gm[None, :], out=t4)
-        e2 -= t4
+        np.subtract(square(gxx_f[:, rs, cs], e2), t4, out=e2)
         e2 -= t4.swapaxes(0, 1)                        # gm_k mu_m = mu_m gm_k
         e2 += pp
         np.einsum("kij,kmij,mij->ij", c, e2, c, out=e2u)
