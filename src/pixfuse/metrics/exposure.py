@@ -149,7 +149,7 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     every sum are those of the whole-image code, so the map is bit-identical to it
     (``benchmarks/check_mef_values.py`` and ``benchmarks/check_metric_values.py``
     with ``--baseline``).  Three-scale score of a 640x480 IR/VIS pair on one core
-    (``ms_ssim_tang``): 76-82 -> 46-47 ms CPU, page faults per call 19.8k -> 0; see
+    (``ms_ssim_tang``): 73-82 -> 44-47 ms CPU, page faults per call 19.8k -> 0; see
     ``docs/metrics.md`` (Speed, "MEF-SSIM map") for the commands and figures.
     """
     seq = np.asarray(seq, dtype=np.float64)
