@@ -15,28 +15,17 @@ imported in one process (as in ``bench_metrics.py --baseline``).  Prints how man
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 import pixfuse
+from bench_metrics import _import_baseline
 from pixfuse.io import read_image
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "multi_exposure"
 METRICS = ("mef_ssim", "mef_ms_ssim", "ms_ssim_tang")
-
-
-def _import_baseline(src_dir: Path):
-    pkg = src_dir / "pixfuse"
-    spec = importlib.util.spec_from_file_location("pixfuse_baseline", pkg / "__init__.py",
-                                                  submodule_search_locations=[str(pkg)])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["pixfuse_baseline"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _cases(scenes: int):
