@@ -376,13 +376,15 @@ def gauss_valid(img: np.ndarray, n: int, sigma: float) -> np.ndarray:
 
 def down2(x: np.ndarray) -> np.ndarray:
     """MATLAB ``imfilter(x, ones(2)/4, 'symmetric', 'same')`` then ``x(1:2:end, 1:2:end)``
-    (the scale step of MS-SSIM and MEF-MS-SSIM)."""
-    p = np.pad(x, ((0, 1), (0, 1)), mode="symmetric")
-    h, w = x.shape
+    (the scale step of MS-SSIM and MEF-MS-SSIM), over the last two axes (a stack: every image at once)."""
+    h, w = x.shape[-2:]
+    # the symmetric pad is read only along an odd side
+    p = x if h % 2 == 0 and w % 2 == 0 else np.pad(x, [(0, 0)] * (x.ndim - 2) + [(0, h % 2), (0, w % 2)],
+                                                   mode="symmetric")
     # only the kept samples (every other row and column), same additions in the same order
-    y = p[0:h:2, 0:w:2] + p[1:h + 1:2, 0:w:2]
-    y += p[0:h:2, 1:w + 1:2]
-    y += p[1:h + 1:2, 1:w + 1:2]
+    y = p[..., 0:h:2, 0:w:2] + p[..., 1:h + 1:2, 0:w:2]
+    y += p[..., 0:h:2, 1:w + 1:2]
+    y += p[..., 1:h + 1:2, 1:w + 1:2]
     y /= 4.0
     return y
 

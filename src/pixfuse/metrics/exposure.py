@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..registry import register_metric
-from ._common import gauss1d, require_min_side
+from ._common import down2, gauss1d, require_min_side
 
 _MATLAB_EPS = float(np.finfo(np.float64).eps)
 #: float64 elements of all the row-strip buffers of :func:`mef_ssim_map` together (4 MiB: they stay in
@@ -108,18 +108,6 @@ def _max0(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     for x in a[2:]:
         np.maximum(out, x, out=out)
     return out
-
-
-def _down2_stack(seq: np.ndarray) -> np.ndarray:
-    """:func:`~pixfuse.metrics._common.down2` of every image of an (N, H, W) stack at once (same
-    additions in the same order; the symmetric pad only where a side is odd, the only case that reads it)."""
-    n, h, w = seq.shape
-    p = seq if h % 2 == 0 and w % 2 == 0 else np.pad(seq, ((0, 0), (0, h % 2), (0, w % 2)), mode="symmetric")
-    y = p[:, 0:h:2, 0:w:2] + p[:, 1:h + 1:2, 0:w:2]
-    y += p[:, 0:h:2, 1:w + 1:2]
-    y += p[:, 1:h + 1:2, 1:w + 1:2]
-    y /= 4.0
-    return y
 
 
 def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int = 11,
@@ -335,8 +323,8 @@ def mef_ssim_score(seq: np.ndarray, fused: np.ndarray, *, levels: int = 1, K: fl
     for lev in range(levels):
         qs.append(float(mef_ssim_map(seq, f, K, win, sigma).mean()))
         if lev < levels - 1:
-            seq = _down2_stack(seq)
-            f = _down2_stack(f[None])[0]
+            seq = down2(seq)
+            f = down2(f)
     q_all = np.asarray(qs)
     # MATLAB: prod(Q.^weight); a negative Q with fractional exponent gives a complex number there
     overall = float(np.prod(np.sign(q_all) * np.abs(q_all) ** wts))
