@@ -69,6 +69,25 @@ def test_mef_ssim_matches_reference_loops(venice_half: list[np.ndarray]) -> None
     assert np.abs(fast - ref).max() < 1e-9
 
 
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_mef_ssim_map_row_strips_are_seamless(venice_half: list[np.ndarray], monkeypatch, n: int) -> None:
+    # mef_ssim_map runs its per-pixel arithmetic in row strips of _STRIP_ELEMS buffer elements; a
+    # small image is one strip, so force strips of 1 and of 3 rows (and a short last one) on an odd
+    # size: 1 and 2 sources (the strided pair view), 4 (the gathered pair blocks)
+    from pixfuse.metrics import exposure as E
+
+    frames = [_to_u8_gray(im, "s") for im in venice_half]
+    frames.append(255.0 - frames[1])
+    seq = np.stack(frames[:n])[:, 60:77, 100:123]  # 17 x 23: a 7 x 13 map
+    fused = _to_u8_gray(np.mean(venice_half, axis=0), "f")[60:77, 100:123]
+    one = mef_ssim_map(seq, fused)
+    np.testing.assert_allclose(one, _ref_mef_ssim_loop(seq, fused), rtol=0, atol=1e-9)
+    nbuf = 4 * n * n + 3 * n + 8  # the buffers per strip row and column
+    for rows in (1, 3):
+        monkeypatch.setattr(E, "_STRIP_ELEMS", rows * 13 * nbuf)
+        assert np.array_equal(mef_ssim_map(seq, fused), one), rows
+
+
 def test_mef_ssim_identical_sources_is_one(venice_half: list[np.ndarray]) -> None:
     im = venice_half[1]
     assert mef_ssim(im, [im, im, im]) == pytest.approx(1.0, abs=2e-4)
