@@ -196,9 +196,17 @@ def _route_maps() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     fb[0:3, 0:3] = 1.0
     ff[0:3, 0:3] = 5.0  # constant fused window: its normalised form is all ones, as B there
     maps.append((rng.random((12, 13)), fb, ff))
+    fa, fb, ff = (rng.random((12, 13)) for _ in range(3))
+    fa[6:10, 1:5] = fb[6:10, 1:5] = ff[6:10, 1:5]  # A and B equal the fused window: B meets the raw one
+    ff[:5, 6:11] *= 1e-41  # window ranges subnormal in float32 and (below) beyond its largest value:
+    fb[:5, :5] *= 1e39  # divided in float64
+    maps.append((fa, fb, ff))
+    big = rng.random((26, 42))
+    maps.append((big[::2, ::3], big[1::2, 1::3], big[::2, 2::3]))  # non-contiguous views
     return maps
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the 1e39 map, in both routes
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_fmi_image_route_equals_window_route(dtype, monkeypatch):
     # fmi_value normalises whole images with 3x3 erosion / dilation and decides the equal-window
