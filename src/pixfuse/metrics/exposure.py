@@ -41,7 +41,8 @@ from ._common import down2, gauss1d, require_min_side
 
 _MATLAB_EPS = float(np.finfo(np.float64).eps)
 #: float64 elements of all the row-strip buffers of :func:`mef_ssim_map` together (4 MiB: they stay in
-#: cache; 2^18 / 2^20 / 2^21 were 4-10% slower at 640x480 with 2 sources, 2^21 also with 3 to 9)
+#: cache; 2^18 / 2^20 / 2^21 were 4-10% slower at 640x480 with 2 sources, 2^21 also with 3 to 9:
+#: one-off A/B scripts, docs/metrics.md)
 _STRIP_ELEMS = 1 << 19
 #: The coefficients MATLAB's ``rgb2gray`` really applies: first row of the inverse
 #: of the NTSC YIQ->RGB matrix (0.298936, 0.587043, 0.114021; documented rounded as
@@ -88,7 +89,8 @@ def _sum0(a: np.ndarray, out: np.ndarray) -> np.ndarray:
 
     numpy starts its sums from ``0.0``, which differs only in the sign of an exact zero; every sum
     of :func:`mef_ssim_map` then meets a ``+ eps``, ``+ C`` or ``> 0`` that makes the map identical.
-    A 2-term sum is one ``add`` (numpy's reduction over a short first axis is ~2.5x slower).
+    A 2-term sum is one ``add`` (numpy's reduction over a short first axis is ~2.5x slower;
+    command in ``docs/metrics.md``, "MEF-SSIM map").
     """
     if len(a) == 1:
         np.copyto(out, a[0])
@@ -137,8 +139,9 @@ def mef_ssim_map(seq: np.ndarray, fused: np.ndarray, K: float = 0.03, win: int =
     every sum are those of the whole-image code, so the map is bit-identical to it
     (``benchmarks/check_mef_values.py`` and ``benchmarks/check_metric_values.py``
     with ``--baseline``).  Three-scale score of a 640x480 IR/VIS pair on one core
-    (``ms_ssim_tang``): 73-82 -> 44-47 ms CPU, page faults per call 19.8k -> 0; see
-    ``docs/metrics.md`` (Speed, "MEF-SSIM map") for the commands and figures.
+    (``ms_ssim_tang``): 73-82 -> 44-47 ms CPU (page faults per call 19.8k -> 0, a
+    one-off count); see ``docs/metrics.md`` (Speed, "MEF-SSIM map") for the commands
+    and figures.
     """
     seq = np.asarray(seq, dtype=np.float64)
     f = np.asarray(fused, dtype=np.float64)

@@ -496,7 +496,7 @@ def _seg_lengths(out: np.ndarray, table: np.ndarray, idx: np.ndarray, prev: np.n
     table[9] = t9
     np.maximum(out, prev, out=out)
     np.subtract(end, out, out=out)
-    np.maximum(out, np.zeros((1, out.shape[1]), out.dtype), out=out)  # a row, not a scalar: SIMD, 3-4x faster
+    np.maximum(out, np.zeros((1, out.shape[1]), out.dtype), out=out)  # a row, not a scalar: SIMD (docs/metrics.md)
 
 
 class _Pdf:
@@ -758,15 +758,19 @@ def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge"
     **Precision.**  The reference runs in double precision.  Here the windows are
     compared (the equal-window rule) and min-max normalised in float64; for DCT and
     wavelet features the per-window pdf arithmetic then runs in float32
-    (``_FMI_DTYPE``; 1.4-1.6x faster), with three parts kept exact: the moments and
-    the bound's covariance sum (which cancel) and the correlation ``c`` are float64,
-    and a constant window gets the float64 centred pdf (:data:`_FLAT_T`), whose
-    rounding residue decides ``c = +1`` between two constant windows in the reference
-    (float32 rounding alone gives 0, which moved FMI_w by 5% on images with flat
-    areas).  The result differs from the float64 evaluation by at most ~4e-6 per
-    window and <= 5e-7 relative on the metric (measured on 29 IVIF / medical pairs,
-    grey and float fused images; tests: 2e-5 per window, 2e-6 on means).  Edge
-    (FMI_pixel) windows are binary and few distinct ones are evaluated: float64.
+    (``_FMI_DTYPE``; 1.4-1.6x faster per window: a development measurement, no
+    command recorded; ``benchmarks/bench_fmi_windows.py --baseline`` with the float64
+    tree 8853276 times the window kernels).  Kept in float64: the moments, the
+    covariance subtraction of the bound (its sum of ``min(F_i, A_j)`` is accumulated
+    in float32), the correlation ``c``, and a constant window's centred pdf
+    (:data:`_FLAT_T`), whose rounding residue decides ``c = +1`` between two constant
+    windows in the reference (float32 rounding alone gives 0, which moved FMI_w by 5%
+    on images with flat areas in a one-off check).  Against the float64 evaluation:
+    at most 8.5e-8 (FMI_dct) and 6.5e-7 (FMI_w) relative on the metric over the 43
+    IVIF / medical cases of ``benchmarks/check_metric_values.py --baseline`` (float64
+    tree 8853276); ~4e-6 per window at most (one-off script, not kept); tests: 2e-5
+    per window, 2e-6 on means.  Edge (FMI_pixel) windows are binary and few distinct
+    ones are evaluated: float64.
     """
     fa, fb, ff = _feature(a, feature), _feature(b, feature), _feature(f, feature)
     if feature == "edge":  # binary windows: evaluate each distinct (a, b, f) triple once
@@ -862,6 +866,7 @@ def fmi_w(fused: Any, sources: Any, reference: Any = None) -> float:
     disagree at that level, whatever the FMI code.  FMI_dct does not have the
     problem (the same perturbation leaves it unchanged).  The window arithmetic
     after the float64 normalisation is float32 (:func:`fmi_value`, "Precision"):
-    within 5e-7 of the double-precision value on the same coefficients.
+    within 7e-7 of the double-precision value on the same coefficients (6.5e-7
+    measured).
     """
     return _fmi(fused, sources, "wavelet")
