@@ -115,3 +115,89 @@ def test_fmi_metrics_pinned(pair):
 
 # pixfuse values (edge = MATLAB edge replica, dwt2 dmey = PyWavelets), pinned for regression
 PINNED_FMI = {"fmi_pixel": 0.8841079606340715, "fmi_dct": 0.35207600800817523, "fmi_w": 0.38998395176381473}
+
+
+# ---------------------------------------------------------------- a second pair
+# The same reference scripts run in Octave on a RoadScene crop (FLIR_07206, rows 100:, columns 150:470 --
+# 182x320, colour VI), with two other fused images: the channel-wise maximum of IR and VI (RGB) and
+# rint(0.7 IR + 0.3 grey VI) (grey).  Everything agrees to <= 5e-9 relative except the two documented
+# rounding-noise cases (Q^{AB/F} with a grey F and a colour VI: 5.2e-4; Q_C: 1.6e-3, 70 flipped windows).
+ROAD_VIFB_RGB = {
+    "en": 7.04630616114, "ce": 1.01720407876, "mi": 5.24246082124, "psnr": 53.9352561377,
+    "rmse": 0.262796462507, "ag": 5.42638719991, "ei": 56.7823304731, "sf": 14.0068938253,
+    "sd": 49.9790674054, "qabf": 0.585926715174, "ssim": 1.29387695341, "qcb": 0.47162018634,
+    "qcv": 124.272350508,
+}
+ROAD_VIFB_GRAY = {
+    "en": 6.99837191908, "ce": 2.18847345012, "mi": 2.74005904163, "psnr": 54.7706590034,
+    "rmse": 0.216777628319, "ag": 5.35909910679, "ei": 55.288689489, "sf": 12.0924005231,
+    "sd": 37.4473915177, "ssim": 1.39225298605, "qcb": 0.560436654359, "qcv": 128.771242979,
+}
+ROAD_TANG = {
+    "vif": 0.755890114381, "scd": 1.79530717857, "mse": 0.0487914667752, "psnr_tang": 61.2473648674,
+    "sf_tang": 12.1195394, "nabf": 4.41887420371e-07, "labf": 0.162062642929,
+    "nabf_petrovic": 9.27867848379e-07, "nabf_published_call": 0.0555574886522,
+    "ms_ssim_tang": 0.899086919305,
+}
+ROAD_LIU = {
+    "nmi": 0.558590201253, "q_te": 998.977336479, "q_ncie": 0.811372487568, "qy": 0.899770309001,
+    "qw": 0.833041978624, "qe": 0.709243354788, "viff": 0.443918639763, "qp": 0.587195125699,
+}
+# fmi.m's loops on pixfuse's feature maps of the crop [60:100, 100:150] (IR, grey VI, grey F)
+ROAD_FMI = {"dct": 0.484499835772, "wavelet": 0.539285629115, "edge": 0.847414408113}
+
+
+@pytest.fixture(scope="module")
+def road():
+    d = data_path("ivif", "roadscene")
+    ir = np.array(Image.open(d / "ir" / "FLIR_07206.jpg"))
+    ir = (ir[..., 0] if ir.ndim == 3 else ir)[100:340, 150:470]
+    vi = np.array(Image.open(d / "vi" / "FLIR_07206.jpg"))[100:340, 150:470]
+    vig = rgb2gray(vi.astype(float), uint8=True).astype(np.uint8)
+    f_rgb = np.maximum(ir[..., None], vi)
+    f_gray = np.rint(0.7 * ir.astype(float) + 0.3 * vig).astype(np.uint8)
+    return ir, vi, vig, f_rgb, f_gray
+
+
+def test_second_pair_vifb(road):
+    ir, vi, _, f_rgb, f_gray = road
+    _check(pixfuse.evaluate(f_rgb, [ir, vi], list(ROAD_VIFB_RGB)), ROAD_VIFB_RGB)
+    _check(pixfuse.evaluate(f_gray, [ir, vi], list(ROAD_VIFB_GRAY)), ROAD_VIFB_GRAY)
+    assert pixfuse.evaluate(f_gray, [ir, vi], ["qabf"])["qabf"] == pytest.approx(0.661114903344, rel=2e-3)
+
+
+def test_second_pair_tang_and_liu(road):
+    ir, vi, vig, _, f_gray = road
+    _check(pixfuse.evaluate(f_gray, [ir, vi], list(ROAD_TANG)), ROAD_TANG)
+    _check(pixfuse.evaluate(f_gray, [ir, vig], list(ROAD_LIU)), ROAD_LIU)
+    # Q_C: windows where the VI is flat decide q by the sign of rounding noise (docstring)
+    assert pixfuse.evaluate(f_gray, [ir, vig], ["qc"])["qc"] == pytest.approx(0.563851285469, rel=3e-3)
+
+
+def test_second_pair_fmi_window_logic(road):
+    from pixfuse.metrics import information as INF
+
+    ir, _, vig, _, f_gray = road
+    a, b, f = (x.astype(float)[60:100, 100:150] for x in (ir, vig, f_gray))
+    for feature, want in ROAD_FMI.items():
+        assert INF.fmi_value(a, b, f, feature) == pytest.approx(want, rel=1e-6), feature
+
+
+def test_qc_stable_gives_flat_source_windows_their_exact_value(road):
+    from pixfuse.metrics import structural as ST
+
+    ir, _, vig, _, f_gray = road
+    a, b, F = (x.astype(float) for x in (vig, ir, f_gray))
+    with np.errstate(all="ignore"):
+        m2, _, _, sxf = ST._ssim_yang(a, F, True)
+        m3, _, _, syf = ST._ssim_yang(b, F, True)
+        flat_a = ST._var(a, 7, 1.5) < 1e-6  # the VI is flat (saturated) over the window
+        assert flat_a.sum() > 50
+        sim = np.where(flat_a, 0.0, sxf / (sxf + syf))  # exact arithmetic: s_AF = 0 there
+        q = sim * m2 + (1 - sim) * m3
+        q[sim < 0] = 0
+        q[sim > 1] = 1
+    want = q[~np.isnan(q)].mean()
+    got = pixfuse.evaluate(f_gray, [ir, vig], ["qc"], options={"stable": True})["qc"]
+    assert got == pytest.approx(want, rel=1e-12)
+    assert got != pixfuse.evaluate(f_gray, [ir, vig], ["qc"])["qc"]
