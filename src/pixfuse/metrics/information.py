@@ -758,9 +758,9 @@ def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge"
     **Precision.**  The reference runs in double precision.  Here the windows are
     compared (the equal-window rule) and min-max normalised in float64; for DCT and
     wavelet features the per-window pdf arithmetic then runs in float32
-    (``_FMI_DTYPE``; 1.4-1.6x faster per window: a development measurement, no
-    command recorded; ``benchmarks/bench_fmi_windows.py --baseline`` with the float64
-    tree 8853276 times the window kernels).  Kept in float64: the moments, the
+    (``_FMI_DTYPE``; 1.3-1.5x faster per window in four runs of
+    ``benchmarks/bench_fmi_windows.py --baseline DIR`` with DIR the float64 tree
+    8853276, e.g. 1.31 / 1.28 for DCT / wavelet windows at load 0.4).  Kept in float64: the moments, the
     covariance subtraction of the bound (its sum of ``min(F_i, A_j)`` is accumulated
     in float32), the correlation ``c``, and a constant window's centred pdf
     (:data:`_FLAT_T`), whose rounding residue decides ``c = +1`` between two constant
