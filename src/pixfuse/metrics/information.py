@@ -397,7 +397,8 @@ _FMI_EDGE_DTYPE: type = np.float64
 #: moments of a 9-bin pdf: sum i p_i, sum i^2 p_i, sum (10 - i) p_i, sum p_i
 _MOM = np.array([np.arange(1.0, 10.0), np.arange(1.0, 10.0) ** 2, 10.0 - np.arange(1.0, 10.0), np.ones(9)])
 #: added to |x| before its logarithm: keeps log(0) finite and equals |x| for any pdf value that matters
-_TINY = {np.float64: 1e-300, np.float32: np.float32(1e-38)}
+#: (normal numbers: a subnormal would read as 0 under flush-to-zero, and 0 * log(0) is NaN)
+_TINY = {np.float64: 1e-300, np.float32: np.finfo(np.float32).tiny}
 
 
 def _windows(x: np.ndarray, r0: int = 0, r1: int | None = None) -> np.ndarray:
@@ -423,6 +424,16 @@ def _seqsum(x: np.ndarray) -> np.ndarray:
     return s
 
 
+def _divisor(rng: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Window ranges as divisors in ``dtype``, and the mask of those that must be divided in float64
+    instead (zero, subnormal or overflowed in ``dtype``; set to 1 in the divisor)."""
+    r = rng.astype(dtype)
+    fi = np.finfo(dtype)
+    bad = ~((r >= fi.tiny) & (r <= fi.max))
+    r[bad] = 1.0
+    return r, bad
+
+
 def _norm_win(x: np.ndarray, dtype: type = np.float64, *, inplace: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per window (column) min-max normalisation; a constant window becomes all ones.
 
@@ -446,14 +457,10 @@ def _norm_win(x: np.ndarray, dtype: type = np.float64, *, inplace: bool = False)
     else:
         out = np.empty(x.shape, dtype)
         np.subtract(x, mn, out=out, casting="same_kind")
-        r = rng.astype(dtype)
-        fi = np.finfo(dtype)
-        bad = ~((r >= fi.tiny) & (r <= fi.max))  # zero, subnormal or overflowed in dtype
-        if bad.any():
-            r[bad] = 1.0
-            fix = np.flatnonzero(bad & ~const)
-            if fix.size:
-                out[:, fix] = (x[:, fix] - mn[fix]) / rng[fix]
+        r, bad = _divisor(rng, dtype)
+        fix = np.flatnonzero(bad & ~const)
+        if fix.size:
+            out[:, fix] = (x[:, fix] - mn[fix]) / rng[fix]
         out /= r
     if any_const:
         out[:, const] = 1.0
@@ -704,14 +711,10 @@ class _WinNorm:
         rng = self.mx - self.mn
         self.rng = rng.ravel()
         self.const = self.rng == 0
-        r = rng.astype(dtype).ravel()
         if dtype is np.float64:
-            self.bad = self.const
+            self.r, self.bad = np.where(self.const, 1.0, self.rng), self.const
         else:
-            fi = np.finfo(dtype)
-            self.bad = ~((r >= fi.tiny) & (r <= fi.max))  # zero, subnormal or overflowed in dtype
-        r[self.bad] = 1.0
-        self.r = r
+            self.r, self.bad = _divisor(self.rng, dtype)
         self.dtype = dtype
 
     def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -783,7 +786,7 @@ def fmi_value(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "edge"
         return float(vals @ counts / code.size)
     nr, nc = ff.shape[0] - 2, ff.shape[1] - 2
     if nr <= 0 or nc <= 0:
-        return float(np.mean(np.empty(0)))
+        return float("nan")  # no 3x3 window
     dt = _FMI_DTYPE
     na, nb, nf = _WinNorm(fa, dt), _WinNorm(fb, dt), _WinNorm(ff, dt)
     eq_a = _win_all(na.x == nf.x)
