@@ -63,35 +63,43 @@ def _check(got: dict, want: dict, rtol: float = 1e-6) -> None:
     assert not bad, bad
 
 
-def test_vifb_rgb_fused(pair):
-    ir, vi, _, f_rgb, _ = pair
-    _check(pixfuse.evaluate(f_rgb, [ir, vi], list(VIFB_RGB)), VIFB_RGB)
-
-
-def test_vifb_gray_fused(pair):
-    ir, vi, _, _, f_gray = pair
-    _check(pixfuse.evaluate(f_gray, [ir, vi], list(VIFB_GRAY)), VIFB_GRAY)
-    # documented deviation: orientation of rounding-noise Sobel responses
-    assert pixfuse.evaluate(f_gray, [ir, vi], ["qabf"])["qabf"] == pytest.approx(0.338368949619, rel=5e-3)
-
-
-def test_tang(pair):
-    ir, vi, _, _, f_gray = pair
-    _check(pixfuse.evaluate(f_gray, [ir, vi], list(TANG)), TANG)
-
-
-def test_liu_mefb(pair):
-    ir, _, vig, _, f_gray = pair
-    _check(pixfuse.evaluate(f_gray, [ir, vig], list(LIU)), LIU)
-    # documented: Q_C's covariance ratio is 0/0 rounding noise in flat windows
-    assert pixfuse.evaluate(f_gray, [ir, vig], ["qc"])["qc"] == pytest.approx(0.593086110328, rel=1e-3)
-
-
 OCTAVE_FMI = {"dct": 0.338390157545, "edge": 0.902068746539, "wavelet": 0.358324439704}
 
 
+@pytest.fixture(params=["msrs", "roadscene"])
+def ref(request):
+    """(ir, vi, vig, f_rgb, f_gray) of a pair and its Octave values."""
+    return request.getfixturevalue("pair" if request.param == "msrs" else "road"), CASES[request.param]
+
+
+def test_vifb_rgb_fused(ref):
+    (ir, vi, _, f_rgb, _), want = ref
+    _check(pixfuse.evaluate(f_rgb, [ir, vi], list(want["vifb_rgb"])), want["vifb_rgb"])
+
+
+def test_vifb_gray_fused(ref):
+    (ir, vi, _, _, f_gray), want = ref
+    _check(pixfuse.evaluate(f_gray, [ir, vi], list(want["vifb_gray"])), want["vifb_gray"])
+    # documented deviation: orientation of rounding-noise Sobel responses
+    value, rel = want["qabf_gray"]
+    assert pixfuse.evaluate(f_gray, [ir, vi], ["qabf"])["qabf"] == pytest.approx(value, rel=rel)
+
+
+def test_tang(ref):
+    (ir, vi, _, _, f_gray), want = ref
+    _check(pixfuse.evaluate(f_gray, [ir, vi], list(want["tang"])), want["tang"])
+
+
+def test_liu_mefb(ref):
+    (ir, _, vig, _, f_gray), want = ref
+    _check(pixfuse.evaluate(f_gray, [ir, vig], list(want["liu"])), want["liu"])
+    # documented: where one source is flat, Q_C's q is decided by the sign of rounding noise
+    value, rel = want["qc"]
+    assert pixfuse.evaluate(f_gray, [ir, vig], ["qc"])["qc"] == pytest.approx(value, rel=rel)
+
+
 @pytest.mark.parametrize("dtype, rel", [(np.float64, 1e-9), (None, 1e-6)], ids=["float64", "default"])
-def test_fmi_window_logic_matches_reference(pair, dtype, rel, monkeypatch):
+def test_fmi_window_logic_matches_reference(ref, dtype, rel, monkeypatch):
     # Haghighat's fmi.m loops run in Octave on the same feature maps; the float64 window
     # arithmetic reproduces them to 1e-9, the default (float32 pdfs for DCT / wavelet
     # features, documented in fmi_dct) to 1e-6
@@ -99,10 +107,10 @@ def test_fmi_window_logic_matches_reference(pair, dtype, rel, monkeypatch):
 
     if dtype is not None:
         monkeypatch.setattr(INF, "_FMI_DTYPE", dtype)
-    ir, _, vig, _, f_gray = pair
+    (ir, _, vig, _, f_gray), want = ref
     a, b, f = (x.astype(float)[60:100, 100:150] for x in (ir, vig, f_gray))
-    for feature, want in OCTAVE_FMI.items():
-        assert INF.fmi_value(a, b, f, feature) == pytest.approx(want, rel=rel), feature
+    for feature, value in want["fmi"].items():
+        assert INF.fmi_value(a, b, f, feature) == pytest.approx(value, rel=rel), feature
 
 
 def test_fmi_metrics_pinned(pair):
@@ -159,30 +167,6 @@ def road():
     return ir, vi, vig, f_rgb, f_gray
 
 
-def test_second_pair_vifb(road):
-    ir, vi, _, f_rgb, f_gray = road
-    _check(pixfuse.evaluate(f_rgb, [ir, vi], list(ROAD_VIFB_RGB)), ROAD_VIFB_RGB)
-    _check(pixfuse.evaluate(f_gray, [ir, vi], list(ROAD_VIFB_GRAY)), ROAD_VIFB_GRAY)
-    assert pixfuse.evaluate(f_gray, [ir, vi], ["qabf"])["qabf"] == pytest.approx(0.661114903344, rel=2e-3)
-
-
-def test_second_pair_tang_and_liu(road):
-    ir, vi, vig, _, f_gray = road
-    _check(pixfuse.evaluate(f_gray, [ir, vi], list(ROAD_TANG)), ROAD_TANG)
-    _check(pixfuse.evaluate(f_gray, [ir, vig], list(ROAD_LIU)), ROAD_LIU)
-    # Q_C: windows where the VI is flat decide q by the sign of rounding noise (docstring)
-    assert pixfuse.evaluate(f_gray, [ir, vig], ["qc"])["qc"] == pytest.approx(0.563851285469, rel=3e-3)
-
-
-def test_second_pair_fmi_window_logic(road):
-    from pixfuse.metrics import information as INF
-
-    ir, _, vig, _, f_gray = road
-    a, b, f = (x.astype(float)[60:100, 100:150] for x in (ir, vig, f_gray))
-    for feature, want in ROAD_FMI.items():
-        assert INF.fmi_value(a, b, f, feature) == pytest.approx(want, rel=1e-6), feature
-
-
 def test_qc_stable_gives_flat_source_windows_their_exact_value(road):
     from pixfuse.metrics import structural as ST
 
@@ -201,3 +185,11 @@ def test_qc_stable_gives_flat_source_windows_their_exact_value(road):
     got = pixfuse.evaluate(f_gray, [ir, vig], ["qc"], options={"stable": True})["qc"]
     assert got == pytest.approx(want, rel=1e-12)
     assert got != pixfuse.evaluate(f_gray, [ir, vig], ["qc"])["qc"]
+
+
+CASES = {
+    "msrs": {"vifb_rgb": VIFB_RGB, "vifb_gray": VIFB_GRAY, "tang": TANG, "liu": LIU, "fmi": OCTAVE_FMI,
+             "qabf_gray": (0.338368949619, 5e-3), "qc": (0.593086110328, 1e-3)},
+    "roadscene": {"vifb_rgb": ROAD_VIFB_RGB, "vifb_gray": ROAD_VIFB_GRAY, "tang": ROAD_TANG, "liu": ROAD_LIU,
+                  "fmi": ROAD_FMI, "qabf_gray": (0.661114903344, 2e-3), "qc": (0.563851285469, 3e-3)},
+}
