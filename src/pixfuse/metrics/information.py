@@ -474,8 +474,9 @@ def _xlnx_cols(x: np.ndarray, signed: bool = True) -> np.ndarray:
     """``sum_k x_k ln|x_k|`` per column, 0 where ``x_k = 0`` (the reference skips 0 log 0;
     MATLAB's ``log2`` of a negative value is complex, its real part ``log2|x|``).
 
-    ``|x| + 1e-300`` equals ``|x|`` for every value these pdfs can hold (anything
-    above ~1e-284) and keeps the logarithm finite at zero.  ``signed=False``: x >= 0.
+    ``|x| + tiny`` (:data:`_TINY`: 1e-300 in float64, equal to ``|x|`` above ~1e-284;
+    1.2e-38 in float32, equal to ``|x|`` above ~1e-31, where ``x ln x`` is negligible)
+    keeps the logarithm finite at zero.  ``signed=False``: x >= 0.
     """
     tiny = _TINY[x.dtype.type]
     if signed:
